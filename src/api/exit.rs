@@ -1,0 +1,122 @@
+//! ExitRequest: leaving the cloud — transition, backup, then reclamation (SN 16, GY 11,
+//! SH 21, XB 23, YX 9).
+
+use chrono::{DateTime, Utc};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Approval, Condition, NextDeadline};
+
+/// The termination of a CloudResourceRequest in the same namespace. After approval the
+/// unit has a transition period to migrate off and back up; the tenant namespace is
+/// deleted only after the backup is confirmed.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "govcloud.io",
+    version = "v1alpha1",
+    kind = "ExitRequest",
+    namespaced,
+    status = "ExitRequestStatus",
+    shortname = "rexit",
+    category = "govcloud",
+    derive = "PartialEq",
+    doc = "The termination of a CloudResourceRequest: approval, a transition period, confirmed backup, then reclamation.",
+    printcolumn(name = "Request", type_ = "string", json_path = ".spec.request"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextDeadline.name"),
+    printcolumn(name = "Due", type_ = "string", json_path = ".status.nextDeadline.at"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitRequestSpec {
+    /// The CloudResourceRequest (same namespace) to terminate.
+    #[schemars(length(min = 1, max = 253))]
+    pub request: String,
+    /// Why the system leaves (YX 9, XB 23.1: exit needs a plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub reason: Option<String>,
+    /// The last day the system was used (`YYYY-MM-DD`); the exit must be filed within the
+    /// policy's `exit.submitWithin` of it (SN 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub last_used_on: Option<String>,
+    /// What happens to the data (SH 26, XB 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_disposition: Option<DataDisposition>,
+}
+
+/// The data's fate before reclamation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataDisposition {
+    /// The unit confirms its data is backed up or migrated; without it nothing is wiped.
+    #[serde(default)]
+    pub backup_confirmed: bool,
+    /// Where the backup is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub backup_location: Option<String>,
+}
+
+/// Where an exit stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ExitPhase {
+    Submitted,
+    Approved,
+    Rejected,
+    Transition,
+    Reclaiming,
+    Completed,
+    Invalid,
+}
+
+/// The deadlines of an exit.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitDeadlines {
+    /// Review due (SH 21, YX 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<DateTime<Utc>>,
+    /// The transition period ends (SN 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition_ends_at: Option<DateTime<Utc>>,
+    /// Resources reclaimed (SH 21, GY 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaim_by: Option<DateTime<Utc>>,
+}
+
+/// What the operator has observed and decided about an exit.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitRequestStatus {
+    /// Where the exit stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<ExitPhase>,
+    /// The bureau's decision, patched by an approver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// The generation the approval applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_generation: Option<i64>,
+    /// When the current generation was submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When reclamation completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Review, transition and reclamation deadlines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlines: Option<ExitDeadlines>,
+    /// The soonest deadline still ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_deadline: Option<NextDeadline>,
+    /// Conditions: Invalid, LateSubmission, ReviewOverdue, AwaitingBackupConfirmation,
+    /// ReclaimOverdue, CalendarIncomplete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}

@@ -1,0 +1,582 @@
+//! The statutory working-day calendar (法定工作日历) that every `wd` duration counts on.
+//!
+//! A day is a working day when it is Monday–Friday and not a statutory holiday, or when
+//! it is a weekend day the State Council turned into a make-up working day (调休). Each
+//! year's exceptions come from that year's State Council notice; the machine-readable form
+//! used here (and by `WorkCalendar` objects) is the per-year file of the open dataset
+//! "holiday-cn": `{"year": 2026, "days": [{"name": "元旦", "date": "2026-01-01",
+//! "isOffDay": true}, ...]}` (see RULES.md, "Statutory working-day calendar").
+//!
+//! Decisions:
+//! - **Embedded data.** [`Calendar::cn_statutory`] ships 2024–2026 exactly as the table in
+//!   RULES.md, as holiday-cn JSON files under `src/policy/data/`. The calendar is written
+//!   by hand rather than taken from a crate because the existing crates are not usable for
+//!   2026 and later: one panics for any date after 2026-12-25, another ships an empty 2026.
+//! - **Overrides replace whole years.** [`Calendar::set_year`] (fed by `WorkCalendar`
+//!   objects) adds a year or replaces everything previously known for it.
+//! - **Days are indexed by their own date.** A holiday-cn file for year Y may list a
+//!   December date of Y−1; it is applied to that date. When two files list the same
+//!   date, the file of the date's own year wins, then the later year.
+//! - **Coverage is per file.** A year is covered when a file for that year was supplied
+//!   (even one with no entries). Outside covered years only weekends are days off;
+//!   [`super::deadline`] reports when a computation relied on such a year so the operator
+//!   can raise `CalendarIncomplete` (DESIGN.md, WorkCalendar).
+//! - **Cheap to share.** The data lives behind an `Arc`; cloning a calendar copies a
+//!   pointer. Lookups and working-day counts over any range are O(log n) in the number of
+//!   listed days (a prefix sum over the exceptions), so no computation scans day by day
+//!   and a calendar that marks every day off cannot make anything loop.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// One listed day in holiday-cn format: a statutory day off, or a make-up working day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarDay {
+    /// The holiday this day belongs to, e.g. `春节` (also on make-up working days).
+    pub name: String,
+    /// The date, `YYYY-MM-DD`.
+    pub date: NaiveDate,
+    /// `true`: a day off (even if it is Monday–Friday); `false`: a working day (even if it
+    /// is a Saturday or Sunday).
+    pub is_off_day: bool,
+}
+
+/// Why a holiday-cn year file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    /// The text is not a holiday-cn year file.
+    #[error("invalid holiday-cn calendar file: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A day lies too far from the file's year (only the neighbouring years are allowed,
+    /// for the December dates holiday-cn puts in the next year's file).
+    #[error("calendar year {year} lists {date}, which is not within one year of {year}")]
+    DateOutsideYear {
+        /// The file's year.
+        year: i32,
+        /// The offending date.
+        date: NaiveDate,
+    },
+    /// The same date is listed as a day off and as a working day.
+    #[error("calendar year {year} lists {date} both as a day off and as a working day")]
+    Conflict {
+        /// The file's year.
+        year: i32,
+        /// The date listed twice.
+        date: NaiveDate,
+    },
+}
+
+/// A holiday-cn year file; `papers` and any other field are ignored.
+#[derive(Deserialize)]
+struct YearFile {
+    year: i32,
+    days: Vec<CalendarDay>,
+}
+
+/// The embedded State Council calendars (RULES.md table), one holiday-cn file per year.
+const CN_STATUTORY: [&str; 3] = [
+    include_str!("data/cn-2024.json"),
+    include_str!("data/cn-2025.json"),
+    include_str!("data/cn-2026.json"),
+];
+
+/// A working-day calendar: Monday–Friday, corrected by per-year lists of exceptions.
+///
+/// The default value has no years: every Monday–Friday is a working day and no year is
+/// covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Inner {
+    /// The files as supplied, by year.
+    years: BTreeMap<i32, Vec<CalendarDay>>,
+    /// The effective exception for each listed date, sorted by day number.
+    index: Vec<Entry>,
+    /// How many index entries are days off on Monday–Friday.
+    weekday_days_off: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    /// `NaiveDate::num_days_from_ce`.
+    day: i64,
+    is_off_day: bool,
+    /// Sum of `delta` over this entry and every earlier one.
+    cumulative: i64,
+    /// The list entry in force: (year of the file, position in it).
+    source: (i32, usize),
+}
+
+/// How a listed day changes the Monday–Friday count: −1 for a weekday off, +1 for a
+/// weekend working day, 0 when the listing agrees with the weekday.
+fn delta(date: NaiveDate, is_off_day: bool) -> i64 {
+    match (is_weekend(date), is_off_day) {
+        (false, true) => -1,
+        (true, false) => 1,
+        _ => 0,
+    }
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// Number of Monday–Friday days with day number `<= k` counted from an arbitrary origin;
+/// only differences are meaningful. Day number 1 (0001-01-01) is a Monday, so a day `k`
+/// is a weekday exactly when `k mod 7` is 1..=5.
+fn weekdays_through(k: i64) -> i64 {
+    5 * k.div_euclid(7) + k.rem_euclid(7).min(5)
+}
+
+/// Converts a day number back to a date, if chrono can represent it.
+pub(crate) fn date_of(day: i64) -> Option<NaiveDate> {
+    i32::try_from(day)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+}
+
+/// The day number of a date.
+pub(crate) fn day_of(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+impl Calendar {
+    /// An empty calendar: Monday–Friday everywhere, no year covered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The embedded statutory calendar of the People's Republic of China for 2024, 2025 and
+    /// 2026 (State Council notices; RULES.md table). Parsed once and shared.
+    pub fn cn_statutory() -> Self {
+        static CN: OnceLock<Calendar> = OnceLock::new();
+        CN.get_or_init(|| {
+            let mut cal = Calendar::new();
+            // The files are part of the source and a unit test parses each one; a file that
+            // failed to parse would leave its year uncovered (flagged), never panic.
+            for text in CN_STATUTORY {
+                if let Ok((year, days)) = Self::from_holiday_cn_json(text) {
+                    cal.set_year(year, days);
+                }
+            }
+            cal
+        })
+        .clone()
+    }
+
+    /// Parses one holiday-cn year file and checks it with [`Calendar::check_year`].
+    pub fn from_holiday_cn_json(text: &str) -> Result<(i32, Vec<CalendarDay>), CalendarError> {
+        let file: YearFile = serde_json::from_str(text)?;
+        Self::check_year(file.year, &file.days)?;
+        Ok((file.year, file.days))
+    }
+
+    /// Checks a year's list as a `WorkCalendar` would supply it: every date within the
+    /// neighbouring years, and no date listed both as a day off and as a working day.
+    pub fn check_year(year: i32, days: &[CalendarDay]) -> Result<(), CalendarError> {
+        let mut seen = BTreeMap::new();
+        for day in days {
+            if (i64::from(day.date.year()) - i64::from(year)).abs() > 1 {
+                return Err(CalendarError::DateOutsideYear {
+                    year,
+                    date: day.date,
+                });
+            }
+            if let Some(previous) = seen.insert(day.date, day.is_off_day)
+                && previous != day.is_off_day
+            {
+                return Err(CalendarError::Conflict {
+                    year,
+                    date: day.date,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the list for `year`, replacing whatever was known for that year before (the
+    /// embedded data or an earlier `WorkCalendar`). The year counts as covered from now
+    /// on, even if `days` is empty. Within one list a later entry for the same date wins.
+    pub fn set_year(&mut self, year: i32, days: Vec<CalendarDay>) {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.years.insert(year, days);
+        inner.rebuild();
+    }
+
+    /// Whether `date` is a working day: Monday–Friday unless listed as a day off;
+    /// Saturday/Sunday only when listed as a make-up working day.
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        match self.listing(day_of(date)) {
+            Some(entry) => !entry.is_off_day,
+            None => !is_weekend(date),
+        }
+    }
+
+    /// Whether a list for `year` was supplied.
+    pub fn covers(&self, year: i32) -> bool {
+        self.inner.years.contains_key(&year)
+    }
+
+    /// Whether every year from `first` to `last` (inclusive) is covered.
+    pub fn covers_all(&self, first: i32, last: i32) -> bool {
+        if first > last {
+            return true;
+        }
+        let wanted = i64::from(last) - i64::from(first) + 1;
+        let have = self.inner.years.range(first..=last).count();
+        i64::try_from(have).is_ok_and(|have| have == wanted)
+    }
+
+    /// The covered years, ascending.
+    pub fn years(&self) -> Vec<i32> {
+        self.inner.years.keys().copied().collect()
+    }
+
+    /// The list supplied for `year`, as given.
+    pub fn year_days(&self, year: i32) -> Option<&[CalendarDay]> {
+        self.inner.years.get(&year).map(Vec::as_slice)
+    }
+
+    /// The listing in force for `date` (holiday name and whether it is off), if any.
+    pub fn listed_day(&self, date: NaiveDate) -> Option<&CalendarDay> {
+        let (year, position) = self.listing(day_of(date))?.source;
+        self.inner.years.get(&year)?.get(position)
+    }
+
+    fn listing(&self, day: i64) -> Option<&Entry> {
+        let index = &self.inner.index;
+        index
+            .binary_search_by_key(&day, |e| e.day)
+            .ok()
+            .and_then(|i| index.get(i))
+    }
+
+    /// Sum of the listing deltas over day numbers `<= day`.
+    fn adjustment_through(&self, day: i64) -> i64 {
+        let index = &self.inner.index;
+        let n = index.partition_point(|e| e.day <= day);
+        n.checked_sub(1)
+            .and_then(|i| index.get(i))
+            .map_or(0, |e| e.cumulative)
+    }
+
+    /// Working days among day numbers in `(from, to]`; 0 when `to <= from`.
+    pub(crate) fn working_days_in(&self, from: i64, to: i64) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        weekdays_through(to) - weekdays_through(from) + self.adjustment_through(to)
+            - self.adjustment_through(from)
+    }
+
+    /// Number of listed weekday days off: the most working days a listing can remove from
+    /// any range, used to bound searches.
+    pub(crate) fn weekday_days_off(&self) -> i64 {
+        self.inner.weekday_days_off
+    }
+}
+
+impl Inner {
+    fn rebuild(&mut self) {
+        // Winner per date: the file of the date's own year over a neighbour's, then the
+        // later file; within one file the later entry.
+        let mut effective: BTreeMap<NaiveDate, ((bool, i32), &CalendarDay, usize)> =
+            BTreeMap::new();
+        for (&year, days) in &self.years {
+            for (position, day) in days.iter().enumerate() {
+                let rank = (day.date.year() == year, year);
+                match effective.get(&day.date) {
+                    Some(&(existing, _, _)) if existing > rank => {}
+                    _ => {
+                        effective.insert(day.date, (rank, day, position));
+                    }
+                }
+            }
+        }
+        let mut cumulative = 0;
+        let mut weekday_days_off = 0;
+        let index = effective
+            .into_iter()
+            .map(|(date, ((_, year), day, position))| {
+                let delta = delta(date, day.is_off_day);
+                cumulative += delta;
+                if delta < 0 {
+                    weekday_days_off += 1;
+                }
+                Entry {
+                    day: day_of(date),
+                    is_off_day: day.is_off_day,
+                    cumulative,
+                    source: (year, position),
+                }
+            })
+            .collect();
+        self.index = index;
+        self.weekday_days_off = weekday_days_off;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn day(name: &str, d: &str, is_off_day: bool) -> CalendarDay {
+        CalendarDay {
+            name: name.into(),
+            date: date(d),
+            is_off_day,
+        }
+    }
+
+    /// Expands the RULES.md notation (`01-01..01-03`) into dates.
+    fn expand(year: i32, spec: &str) -> Vec<NaiveDate> {
+        spec.split("; ")
+            .flat_map(|part| {
+                let (a, b) = part.split_once("..").unwrap_or((part, part));
+                let a = date(&format!("{year}-{a}"));
+                let b = date(&format!("{year}-{b}"));
+                a.iter_days().take_while(move |d| *d <= b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn embedded_files_parse_with_exact_counts() {
+        let expected = [(2024, 36, 28, 8), (2025, 33, 28, 5), (2026, 39, 33, 6)];
+        for (text, (year, total, off, work)) in CN_STATUTORY.iter().zip(expected) {
+            let (y, days) = Calendar::from_holiday_cn_json(text).unwrap();
+            assert_eq!(y, year);
+            assert_eq!(days.len(), total, "{year}");
+            assert_eq!(days.iter().filter(|d| d.is_off_day).count(), off, "{year}");
+            assert_eq!(days.iter().filter(|d| !d.is_off_day).count(), work, "{year}");
+            assert!(days.iter().all(|d| d.date.year() == year));
+        }
+        let cal = Calendar::cn_statutory();
+        assert_eq!(cal.years(), vec![2024, 2025, 2026]);
+    }
+
+    /// The embedded data is exactly the RULES.md table, and make-up days are weekends.
+    #[test]
+    fn embedded_data_matches_rules_table() {
+        let table = [
+            (
+                2024,
+                "01-01; 02-10..02-17; 04-04..04-06; 05-01..05-05; 06-10; 09-15..09-17; 10-01..10-07",
+                "02-04; 02-18; 04-07; 04-28; 05-11; 09-14; 09-29; 10-12",
+            ),
+            (
+                2025,
+                "01-01; 01-28..02-04; 04-04..04-06; 05-01..05-05; 05-31..06-02; 10-01..10-08",
+                "01-26; 02-08; 04-27; 09-28; 10-11",
+            ),
+            (
+                2026,
+                "01-01..01-03; 02-15..02-23; 04-04..04-06; 05-01..05-05; 06-19..06-21; 09-25..09-27; 10-01..10-07",
+                "01-04; 02-14; 02-28; 05-09; 09-20; 10-10",
+            ),
+        ];
+        let cal = Calendar::cn_statutory();
+        for (year, off, work) in table {
+            let days = cal.year_days(year).unwrap();
+            let mut listed_off: Vec<_> = days.iter().filter(|d| d.is_off_day).map(|d| d.date).collect();
+            let mut listed_work: Vec<_> = days.iter().filter(|d| !d.is_off_day).map(|d| d.date).collect();
+            listed_off.sort();
+            listed_work.sort();
+            assert_eq!(listed_off, expand(year, off), "{year} off days");
+            assert_eq!(listed_work, expand(year, work), "{year} make-up days");
+            for d in &listed_off {
+                assert!(!cal.is_working_day(*d), "{d}");
+            }
+            for d in &listed_work {
+                assert!(is_weekend(*d), "make-up day {d} should be a weekend day");
+                assert!(cal.is_working_day(*d), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn holiday_names() {
+        let cal = Calendar::cn_statutory();
+        let name = |d: &str| cal.listed_day(date(d)).map(|d| d.name.clone());
+        assert_eq!(name("2026-01-01").as_deref(), Some("元旦"));
+        assert_eq!(name("2026-02-17").as_deref(), Some("春节"));
+        assert_eq!(name("2026-02-28").as_deref(), Some("春节"));
+        assert_eq!(name("2026-04-05").as_deref(), Some("清明节"));
+        assert_eq!(name("2026-05-01").as_deref(), Some("劳动节"));
+        assert_eq!(name("2026-06-19").as_deref(), Some("端午节"));
+        assert_eq!(name("2026-09-25").as_deref(), Some("中秋节"));
+        assert_eq!(name("2026-10-01").as_deref(), Some("国庆节"));
+        assert_eq!(name("2025-10-06").as_deref(), Some("国庆节、中秋节"));
+        assert_eq!(name("2026-03-02"), None);
+    }
+
+    #[test]
+    fn working_day_rules() {
+        let cal = Calendar::cn_statutory();
+        // Ordinary weekday and weekend.
+        assert!(cal.is_working_day(date("2026-03-04")));
+        assert!(!cal.is_working_day(date("2026-03-07")));
+        assert!(!cal.is_working_day(date("2026-03-08")));
+        // Holiday on a weekday; make-up working Saturday and Sunday.
+        assert!(!cal.is_working_day(date("2026-09-25")));
+        assert!(cal.is_working_day(date("2026-10-10")));
+        assert!(cal.is_working_day(date("2026-09-20")));
+        assert!(cal.is_working_day(date("2025-01-26")));
+        // A year without data: Monday–Friday.
+        assert!(!cal.covers(2027));
+        assert!(cal.is_working_day(date("2027-01-01")));
+        assert!(!cal.is_working_day(date("2027-01-02")));
+        assert!(cal.covers(2026) && cal.covers_all(2024, 2026) && !cal.covers_all(2026, 2027));
+        assert!(cal.covers_all(2027, 2026));
+    }
+
+    #[test]
+    fn set_year_adds_and_replaces() {
+        let base = Calendar::cn_statutory();
+        let mut cal = base.clone();
+        cal.set_year(2027, vec![day("元旦", "2027-01-01", true)]);
+        assert!(cal.covers(2027));
+        assert_eq!(cal.years(), vec![2024, 2025, 2026, 2027]);
+        assert!(!cal.is_working_day(date("2027-01-01")));
+        // The shared embedded calendar is untouched.
+        assert!(base.is_working_day(date("2027-01-01")));
+        assert!(!base.covers(2027));
+
+        // Replacing 2026 drops every embedded 2026 listing.
+        cal.set_year(2026, vec![]);
+        assert!(cal.covers(2026));
+        assert!(cal.is_working_day(date("2026-10-01")));
+        assert!(!cal.is_working_day(date("2026-10-10")));
+        assert_eq!(cal.year_days(2026), Some(&[][..]));
+    }
+
+    #[test]
+    fn neighbouring_year_dates_are_indexed_by_their_date() {
+        let mut cal = Calendar::new();
+        // A 2031 file listing 2030-12-31 (as holiday-cn does for some years).
+        cal.set_year(
+            2031,
+            vec![
+                day("元旦", "2030-12-31", true),
+                day("元旦", "2031-01-01", true),
+            ],
+        );
+        assert!(!cal.is_working_day(date("2030-12-31")));
+        assert!(cal.covers(2031));
+        assert!(!cal.covers(2030));
+        // The date's own year wins over the neighbour's file.
+        cal.set_year(2030, vec![day("调休", "2030-12-31", false)]);
+        assert!(cal.is_working_day(date("2030-12-31")));
+        assert_eq!(cal.listed_day(date("2030-12-31")).unwrap().name, "调休");
+    }
+
+    #[test]
+    fn parses_holiday_cn_files_with_papers() {
+        let text = r#"{
+            "$schema": "https://example.invalid/schema.json",
+            "year": 2027,
+            "papers": ["https://example.invalid/notice"],
+            "days": [
+                {"name": "元旦", "date": "2026-12-31", "isOffDay": true},
+                {"name": "元旦", "date": "2027-01-01", "isOffDay": true}
+            ]
+        }"#;
+        let (year, days) = Calendar::from_holiday_cn_json(text).unwrap();
+        assert_eq!(year, 2027);
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0], day("元旦", "2026-12-31", true));
+        let back = serde_json::to_value(&days[0]).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"name": "元旦", "date": "2026-12-31", "isOffDay": true})
+        );
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        for bad in [
+            "",
+            "{}",
+            r#"{"year": 2027}"#,
+            r#"{"year": 2027, "days": [{"name": "x", "date": "2027-02-30", "isOffDay": true}]}"#,
+            r#"{"year": 2027, "days": [{"name": "x", "date": "2027-01-01"}]}"#,
+            r#"{"year": "2027", "days": []}"#,
+        ] {
+            assert!(
+                matches!(Calendar::from_holiday_cn_json(bad), Err(CalendarError::Json(_))),
+                "{bad}"
+            );
+        }
+        let far = r#"{"year": 2027, "days": [{"name": "x", "date": "2029-01-01", "isOffDay": true}]}"#;
+        let err = Calendar::from_holiday_cn_json(far).unwrap_err();
+        assert!(matches!(err, CalendarError::DateOutsideYear { year: 2027, .. }));
+        assert_eq!(
+            err.to_string(),
+            "calendar year 2027 lists 2029-01-01, which is not within one year of 2027"
+        );
+        let conflict = r#"{"year": 2027, "days": [
+            {"name": "x", "date": "2027-01-02", "isOffDay": true},
+            {"name": "y", "date": "2027-01-02", "isOffDay": false}]}"#;
+        assert!(matches!(
+            Calendar::from_holiday_cn_json(conflict),
+            Err(CalendarError::Conflict { .. })
+        ));
+        // Listing the same status twice is harmless.
+        let twice = r#"{"year": 2027, "days": [
+            {"name": "x", "date": "2027-01-01", "isOffDay": true},
+            {"name": "x", "date": "2027-01-01", "isOffDay": true}]}"#;
+        assert!(Calendar::from_holiday_cn_json(twice).is_ok());
+    }
+
+    #[test]
+    fn range_counts_match_enumeration() {
+        let mut cal = Calendar::cn_statutory();
+        cal.set_year(2030, vec![day("x", "2030-03-04", true), day("y", "2030-03-09", false)]);
+        let start = date("2023-12-20");
+        let days: Vec<NaiveDate> = start.iter_days().take(2700).collect();
+        for (i, from) in days.iter().enumerate().step_by(37) {
+            let mut expected = 0;
+            for to in &days[i..] {
+                if *to > *from && cal.is_working_day(*to) {
+                    expected += 1;
+                }
+                assert_eq!(
+                    cal.working_days_in(day_of(*from), day_of(*to)),
+                    expected,
+                    "({from}, {to}]"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weekday_formula_at_chrono_limits() {
+        let cal = Calendar::new();
+        for d in [NaiveDate::MIN, NaiveDate::MAX, date("0001-01-01"), date("-0001-12-31")] {
+            let k = day_of(d);
+            let counted = weekdays_through(k) - weekdays_through(k - 1);
+            assert_eq!(counted == 1, cal.is_working_day(d), "{d}");
+            assert_eq!(date_of(k), Some(d));
+        }
+        assert_eq!(date_of(i64::MAX), None);
+    }
+
+    #[test]
+    fn clones_share_data() {
+        let a = Calendar::cn_statutory();
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
+        assert_eq!(a, b);
+    }
+}
