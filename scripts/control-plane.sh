@@ -334,6 +334,10 @@ stop_all() {
     fi
     sleep 0.1
   done
+  # reap them when they are our children (`run`, a failed `up`); otherwise a no-op
+  for entry in "${pids[@]:-}"; do
+    [ -z "$entry" ] || wait "${entry%%:*}" 2>/dev/null || true
+  done
   for c in kube-controller-manager kube-apiserver etcd; do
     rm -f "$DIR/pids/$c.pid"
   done
@@ -483,6 +487,7 @@ cmd_up() {
     --secure-port "$KCM_PORT" \
     --port 0 \
     --cert-dir "$DIR/controller-manager-certs" \
+    --flex-volume-plugin-dir "$DIR/flexvolume" \
     --profiling=false
   wait_until kube-controller-manager "ok from https://127.0.0.1:$KCM_PORT/healthz" \
     http_ok "https://127.0.0.1:$KCM_PORT/healthz"

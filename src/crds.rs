@@ -60,12 +60,34 @@ mod tests {
     fn every_crd_has_status_shortname_and_category() {
         for crd in all() {
             let names = &crd.spec.names;
-            assert!(names.categories.as_ref().is_some_and(|c| c.contains(&"govcloud".to_string())));
+            assert!(
+                names
+                    .categories
+                    .as_ref()
+                    .is_some_and(|c| c.contains(&"govcloud".to_string()))
+            );
             let version = &crd.spec.versions[0];
-            assert!(version.additional_printer_columns.as_ref().is_some_and(|c| !c.is_empty()));
+            assert!(
+                version
+                    .additional_printer_columns
+                    .as_ref()
+                    .is_some_and(|c| !c.is_empty())
+            );
             if names.kind != "WorkCalendar" {
-                assert!(names.short_names.as_ref().is_some_and(|s| !s.is_empty()), "{}", names.kind);
-                assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(), "{}", names.kind);
+                assert!(
+                    names.short_names.as_ref().is_some_and(|s| !s.is_empty()),
+                    "{}",
+                    names.kind
+                );
+                assert!(
+                    version
+                        .subresources
+                        .as_ref()
+                        .and_then(|s| s.status.as_ref())
+                        .is_some(),
+                    "{}",
+                    names.kind
+                );
             }
         }
     }

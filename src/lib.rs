@@ -4,8 +4,14 @@
 //! - [`api`]: the CRD types (the contract in DESIGN.md).
 //! - [`policy`]: the pure core — durations, the statutory working-day calendar, presets and
 //!   every lifecycle decision. No kube client and no I/O live there.
+//! - [`operator`], [`health`], [`metrics`], [`telemetry`], [`cli`]: the running process.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
 pub mod crds;
+pub mod health;
+pub mod metrics;
+pub mod operator;
 pub mod policy;
+pub mod telemetry;

@@ -21,10 +21,12 @@ use k8s_openapi::{
 };
 use kube::{
     Client,
-    api::{Api, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams},
+    api::{
+        Api, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams,
+    },
 };
 use serde_json::{Value, json};
-use support::{Identity, api_error_code, can_i, control_plane, crr_resource, unique_ns};
+use support::{Identity, can_i, control_plane, crr_resource, unique_ns};
 
 /// How long a controller may take to act on a busy two-core machine.
 const SETTLE: Duration = Duration::from_secs(90);
@@ -92,17 +94,24 @@ async fn crds_install_and_a_request_round_trips() -> Result<()> {
     let admin = cp.admin().await?;
     let crds = support::apply_crds(&admin).await?;
     ensure!(
-        crds.iter().any(|n| n == "cloudresourcerequests.govcloud.io"),
+        crds.iter()
+            .any(|n| n == "cloudresourcerequests.govcloud.io"),
         "crds/ has no cloudresourcerequests.govcloud.io: {crds:?}"
     );
 
     let ns = namespace(&admin, "crr-round-trip").await?;
     let api = requests(&admin, &ns);
-    let created = api.create(&PostParams::default(), &request("tax-portal", &ns)).await?;
+    let created = api
+        .create(&PostParams::default(), &request("tax-portal", &ns))
+        .await?;
     ensure!(created.metadata.uid.is_some(), "the server assigned no uid");
 
     let read = api.get("tax-portal").await?;
-    assert_eq!(read.data["spec"], example_spec(), "spec read back differs from the spec sent");
+    assert_eq!(
+        read.data["spec"],
+        example_spec(),
+        "spec read back differs from the spec sent"
+    );
     Ok(())
 }
 
@@ -119,9 +128,15 @@ async fn approval_is_a_status_write_only_approvers_may_make() -> Result<()> {
 
     let ns = namespace(&admin, "approval-rbac").await?;
     let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &ns);
-    for (role, identity) in [("govcloud-applicant", Identity::Vendor), ("govcloud-approver", Identity::Approver)] {
+    for (role, identity) in [
+        ("govcloud-applicant", Identity::Vendor),
+        ("govcloud-approver", Identity::Approver),
+    ] {
         bindings
-            .create(&PostParams::default(), &role_binding(&ns, role, identity.group()))
+            .create(
+                &PostParams::default(),
+                &role_binding(&ns, role, identity.group()),
+            )
             .await
             .with_context(|| format!("binding {role}"))?;
     }
@@ -130,15 +145,36 @@ async fn approval_is_a_status_write_only_approvers_may_make() -> Result<()> {
 
     // RBAC reads bindings through an informer: wait until both are in effect.
     support::wait_until(SETTLE, "the RoleBindings to take effect", || async {
-        Ok(
-            can_i(&vendor, "create", support::GROUP, "cloudresourcerequests", None, Some(&ns)).await?
-                && can_i(&approver, "patch", support::GROUP, "cloudresourcerequests", Some("status"), Some(&ns))
-                    .await?,
+        Ok(can_i(
+            &vendor,
+            "create",
+            support::GROUP,
+            "cloudresourcerequests",
+            None,
+            Some(&ns),
         )
+        .await?
+            && can_i(
+                &approver,
+                "patch",
+                support::GROUP,
+                "cloudresourcerequests",
+                Some("status"),
+                Some(&ns),
+            )
+            .await?)
     })
     .await?;
     ensure!(
-        !can_i(&vendor, "patch", support::GROUP, "cloudresourcerequests", Some("status"), Some(&ns)).await?,
+        !can_i(
+            &vendor,
+            "patch",
+            support::GROUP,
+            "cloudresourcerequests",
+            Some("status"),
+            Some(&ns)
+        )
+        .await?,
         "govcloud-applicant lets applicants patch cloudresourcerequests/status"
     );
 
@@ -151,7 +187,11 @@ async fn approval_is_a_status_write_only_approvers_may_make() -> Result<()> {
     // … but may not approve it.
     let decision = json!({"status": {"approval": {"decision": "Approved", "reviewer": "alice"}}});
     let denied = requests(&vendor, &ns)
-        .patch_status("tax-portal", &PatchParams::default(), &Patch::Merge(&decision))
+        .patch_status(
+            "tax-portal",
+            &PatchParams::default(),
+            &Patch::Merge(&decision),
+        )
         .await;
     match denied {
         Err(kube::Error::Api(status)) if status.code == 403 => {}
@@ -167,14 +207,34 @@ async fn approval_is_a_status_write_only_approvers_may_make() -> Result<()> {
 
     // The approver's identical patch succeeds and is visible to everyone.
     let approved = requests(&approver, &ns)
-        .patch_status("tax-portal", &PatchParams::default(), &Patch::Merge(&decision))
+        .patch_status(
+            "tax-portal",
+            &PatchParams::default(),
+            &Patch::Merge(&decision),
+        )
         .await
         .context("the approver's status patch")?;
-    assert_eq!(approved.data.pointer("/status/approval/decision"), Some(&json!("Approved")));
-    let seen = requests(&vendor, &ns).get("tax-portal").await.context("the vendor reading its request")?;
-    assert_eq!(seen.data.pointer("/status/approval/decision"), Some(&json!("Approved")));
-    assert_eq!(seen.data.pointer("/status/approval/reviewer"), Some(&json!("alice")));
-    assert_eq!(seen.data["spec"], example_spec(), "the status patch changed the spec");
+    assert_eq!(
+        approved.data.pointer("/status/approval/decision"),
+        Some(&json!("Approved"))
+    );
+    let seen = requests(&vendor, &ns)
+        .get("tax-portal")
+        .await
+        .context("the vendor reading its request")?;
+    assert_eq!(
+        seen.data.pointer("/status/approval/decision"),
+        Some(&json!("Approved"))
+    );
+    assert_eq!(
+        seen.data.pointer("/status/approval/reviewer"),
+        Some(&json!("alice"))
+    );
+    assert_eq!(
+        seen.data["spec"],
+        example_spec(),
+        "the status patch changed the spec"
+    );
 
     // The vendor can still file requests.
     requests(&vendor, &ns)
@@ -254,13 +314,17 @@ async fn garbage_collector_deletes_dependents() -> Result<()> {
     .await?;
 
     api.delete("owner", &DeleteParams::background()).await?;
-    support::wait_until(SETTLE, "the dependent ConfigMap to be collected", || async {
-        match api.get("dependent").await {
-            Err(e) if api_error_code(&e.into()) == Some(404) => Ok(true),
-            Ok(_) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    })
+    support::wait_until(
+        SETTLE,
+        "the dependent ConfigMap to be collected",
+        || async {
+            match api.get("dependent").await {
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(true),
+                Ok(_) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        },
+    )
     .await?;
     Ok(())
 }
@@ -280,10 +344,15 @@ async fn resource_quota_status_is_filled_in() -> Result<()> {
     // namespace holds no ConfigMap yet
     let used = support::wait_for(SETTLE, "ResourceQuota grant to report usage", || async {
         let q = quotas.get("grant").await?;
-        Ok(q.status.and_then(|s| s.used).filter(|u| u.contains_key("configmaps")))
+        Ok(q.status
+            .and_then(|s| s.used)
+            .filter(|u| u.contains_key("configmaps")))
     })
     .await?;
-    ensure!(used.contains_key("requests.cpu"), "usage without requests.cpu: {used:?}");
+    ensure!(
+        used.contains_key("requests.cpu"),
+        "usage without requests.cpu: {used:?}"
+    );
     Ok(())
 }
 

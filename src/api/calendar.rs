@@ -16,7 +16,11 @@ use serde::{Deserialize, Serialize};
     category = "govcloud",
     derive = "PartialEq",
     doc = "Statutory holidays and make-up working days per year (holiday-cn format), extending or overriding the embedded cn-statutory calendar.",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WorkCalendarSpec {

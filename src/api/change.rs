@@ -23,10 +23,22 @@ use super::{Approval, Condition, NextDeadline, RequestClass, ResourceAmounts};
     doc = "A change to the grant of an Active CloudResourceRequest, reviewed and applied within working-day deadlines.",
     printcolumn(name = "Request", type_ = "string", json_path = ".spec.request"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Cost Delta", type_ = "string", json_path = ".status.costDelta.monthly"),
-    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextDeadline.name"),
+    printcolumn(
+        name = "Cost Delta",
+        type_ = "string",
+        json_path = ".status.costDelta.monthly"
+    ),
+    printcolumn(
+        name = "Next",
+        type_ = "string",
+        json_path = ".status.nextDeadline.name"
+    ),
     printcolumn(name = "Due", type_ = "string", json_path = ".status.nextDeadline.at"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceChangeSpec {

@@ -24,9 +24,17 @@ use super::{Approval, Condition, NextDeadline};
     doc = "The termination of a CloudResourceRequest: approval, a transition period, confirmed backup, then reclamation.",
     printcolumn(name = "Request", type_ = "string", json_path = ".spec.request"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextDeadline.name"),
+    printcolumn(
+        name = "Next",
+        type_ = "string",
+        json_path = ".status.nextDeadline.name"
+    ),
     printcolumn(name = "Due", type_ = "string", json_path = ".status.nextDeadline.at"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ExitRequestSpec {

@@ -29,10 +29,22 @@ const MONEY: &str = r"^[0-9]{1,12}(\.[0-9]{1,4})?$";
     category = "govcloud",
     derive = "PartialEq",
     doc = "The management rules of one jurisdiction's government cloud: review, provisioning and expiry deadlines, class limits, change thresholds, exit, utilization and prices.",
-    printcolumn(name = "Jurisdiction", type_ = "string", json_path = ".spec.jurisdiction"),
+    printcolumn(
+        name = "Jurisdiction",
+        type_ = "string",
+        json_path = ".spec.jurisdiction"
+    ),
     printcolumn(name = "Time Zone", type_ = "string", json_path = ".spec.timeZone"),
-    printcolumn(name = "Valid", type_ = "string", json_path = ".status.conditions[?(@.type==\"Invalid\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Valid",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Invalid\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GovCloudPolicySpec {
@@ -112,7 +124,11 @@ pub struct ClassRules {
     #[serde(rename = "Test", default, skip_serializing_if = "Option::is_none")]
     pub test: Option<ClassRule>,
     /// Development resources (SH 22: ≤ 15 % of the project quota, ≤ 3 mo).
-    #[serde(rename = "Development", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Development",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub development: Option<ClassRule>,
     /// Emergency resources (SH 23: ≤ 3 mo, extension ≥ 15 wd before expiry).
     #[serde(rename = "Emergency", default, skip_serializing_if = "Option::is_none")]

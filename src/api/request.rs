@@ -26,12 +26,34 @@ use super::{Approval, Condition, NextDeadline, ResourceAmounts};
     doc = "A claim for government-cloud resources for one system, reviewed by the bureau and provisioned as a governed tenant namespace.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Class", type_ = "string", json_path = ".spec.class"),
-    printcolumn(name = "Unit", type_ = "string", json_path = ".spec.applicantUnit", priority = 1),
-    printcolumn(name = "Tenant", type_ = "string", json_path = ".status.tenantNamespace"),
-    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextDeadline.name"),
+    printcolumn(
+        name = "Unit",
+        type_ = "string",
+        json_path = ".spec.applicantUnit",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Tenant",
+        type_ = "string",
+        json_path = ".status.tenantNamespace"
+    ),
+    printcolumn(
+        name = "Next",
+        type_ = "string",
+        json_path = ".status.nextDeadline.name"
+    ),
     printcolumn(name = "Due", type_ = "string", json_path = ".status.nextDeadline.at"),
-    printcolumn(name = "Monthly", type_ = "string", json_path = ".status.billing.monthlyCost", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Monthly",
+        type_ = "string",
+        json_path = ".status.billing.monthlyCost",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CloudResourceRequestSpec {
@@ -78,12 +100,17 @@ pub struct CloudResourceRequestSpec {
     /// Name of the tenant namespace. Defaults to `<namespace>-<name>` (shortened with a
     /// hash suffix when longer than 63 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub tenant_namespace: Option<String>,
 }
 
 /// The class of a request.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum RequestClass {
     Production,
     Test,

@@ -30,7 +30,9 @@ fn main() -> ExitCode {
                     Ok(existing) if existing == yaml => {}
                     _ => drift.push(path.display().to_string()),
                 }
-            } else if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &yaml)) {
+            } else if let Err(e) =
+                std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, &yaml))
+            {
                 eprintln!("crdgen: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             } else {

@@ -359,7 +359,11 @@ mod tests {
             assert_eq!(y, year);
             assert_eq!(days.len(), total, "{year}");
             assert_eq!(days.iter().filter(|d| d.is_off_day).count(), off, "{year}");
-            assert_eq!(days.iter().filter(|d| !d.is_off_day).count(), work, "{year}");
+            assert_eq!(
+                days.iter().filter(|d| !d.is_off_day).count(),
+                work,
+                "{year}"
+            );
             assert!(days.iter().all(|d| d.date.year() == year));
         }
         let cal = Calendar::cn_statutory();
@@ -389,8 +393,16 @@ mod tests {
         let cal = Calendar::cn_statutory();
         for (year, off, work) in table {
             let days = cal.year_days(year).unwrap();
-            let mut listed_off: Vec<_> = days.iter().filter(|d| d.is_off_day).map(|d| d.date).collect();
-            let mut listed_work: Vec<_> = days.iter().filter(|d| !d.is_off_day).map(|d| d.date).collect();
+            let mut listed_off: Vec<_> = days
+                .iter()
+                .filter(|d| d.is_off_day)
+                .map(|d| d.date)
+                .collect();
+            let mut listed_work: Vec<_> = days
+                .iter()
+                .filter(|d| !d.is_off_day)
+                .map(|d| d.date)
+                .collect();
             listed_off.sort();
             listed_work.sort();
             assert_eq!(listed_off, expand(year, off), "{year} off days");
@@ -514,13 +526,20 @@ mod tests {
             r#"{"year": "2027", "days": []}"#,
         ] {
             assert!(
-                matches!(Calendar::from_holiday_cn_json(bad), Err(CalendarError::Json(_))),
+                matches!(
+                    Calendar::from_holiday_cn_json(bad),
+                    Err(CalendarError::Json(_))
+                ),
                 "{bad}"
             );
         }
-        let far = r#"{"year": 2027, "days": [{"name": "x", "date": "2029-01-01", "isOffDay": true}]}"#;
+        let far =
+            r#"{"year": 2027, "days": [{"name": "x", "date": "2029-01-01", "isOffDay": true}]}"#;
         let err = Calendar::from_holiday_cn_json(far).unwrap_err();
-        assert!(matches!(err, CalendarError::DateOutsideYear { year: 2027, .. }));
+        assert!(matches!(
+            err,
+            CalendarError::DateOutsideYear { year: 2027, .. }
+        ));
         assert_eq!(
             err.to_string(),
             "calendar year 2027 lists 2029-01-01, which is not within one year of 2027"
@@ -542,7 +561,10 @@ mod tests {
     #[test]
     fn range_counts_match_enumeration() {
         let mut cal = Calendar::cn_statutory();
-        cal.set_year(2030, vec![day("x", "2030-03-04", true), day("y", "2030-03-09", false)]);
+        cal.set_year(
+            2030,
+            vec![day("x", "2030-03-04", true), day("y", "2030-03-09", false)],
+        );
         let start = date("2023-12-20");
         let days: Vec<NaiveDate> = start.iter_days().take(2700).collect();
         for (i, from) in days.iter().enumerate().step_by(37) {
@@ -563,7 +585,12 @@ mod tests {
     #[test]
     fn weekday_formula_at_chrono_limits() {
         let cal = Calendar::new();
-        for d in [NaiveDate::MIN, NaiveDate::MAX, date("0001-01-01"), date("-0001-12-31")] {
+        for d in [
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+            date("0001-01-01"),
+            date("-0001-12-31"),
+        ] {
             let k = day_of(d);
             let counted = weekdays_through(k) - weekdays_through(k - 1);
             assert_eq!(counted == 1, cal.is_working_day(d), "{d}");

@@ -1,1 +1,12 @@
+//! The pure core: no kube client, no I/O.
+//!
+//! - [`duration`]: the duration strings of policies (`5wd`, `30d`, `3mo`, `90s`).
+//! - [`calendar`]: the statutory working-day calendar (embedded 2024–2026, `WorkCalendar`
+//!   overrides).
+//! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
+
+pub mod calendar;
+pub mod deadline;
 pub mod duration;
+pub mod quantity;
+pub mod rules;

@@ -32,14 +32,19 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::{
     api::{
-        authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec},
+        authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        },
         core::v1::Namespace,
     },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Client, Config,
-    api::{Api, ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams},
+    api::{
+        Api, ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams,
+        PostParams,
+    },
     config::{KubeConfigOptions, Kubeconfig},
     discovery::{self, Scope},
 };
@@ -141,7 +146,8 @@ impl ControlPlane {
     }
 
     fn boot() -> Result<Self> {
-        let keep = std::env::var_os("GOVCLOUD_TEST_KEEP_CONTROL_PLANE").is_some_and(|v| !v.is_empty());
+        let keep =
+            std::env::var_os("GOVCLOUD_TEST_KEEP_CONTROL_PLANE").is_some_and(|v| !v.is_empty());
         let dir = tempfile::Builder::new()
             .prefix("govcloud-cp-")
             .tempdir()
@@ -157,7 +163,8 @@ impl ControlPlane {
             cmd.arg("--remove-on-exit");
         }
         let started = Instant::now();
-        let output = run_with_timeout(cmd, BOOT_TIMEOUT).context("running scripts/control-plane.sh up")?;
+        let output =
+            run_with_timeout(cmd, BOOT_TIMEOUT).context("running scripts/control-plane.sh up")?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             bail!(
@@ -177,8 +184,8 @@ impl ControlPlane {
 
     fn from_dir(dir: PathBuf, booted: bool) -> Result<Self> {
         let admin = dir.join("admin.kubeconfig");
-        let kubeconfig =
-            Kubeconfig::read_from(&admin).with_context(|| format!("reading {}", admin.display()))?;
+        let kubeconfig = Kubeconfig::read_from(&admin)
+            .with_context(|| format!("reading {}", admin.display()))?;
         let server = kubeconfig
             .clusters
             .first()
@@ -221,11 +228,15 @@ impl ControlPlane {
         &self.kubectl
     }
 
-    /// `kubectl --kubeconfig <identity's kubeconfig>`, ready for more arguments. Use
+    /// `kubectl --kubeconfig <identity's kubeconfig> --cache-dir <DIR>/kubectl-cache`, ready
+    /// for more arguments (the cache stays with this control plane, not in `~/.kube`). Use
     /// `tokio::process::Command::from(..)` to run it without blocking.
     pub fn kubectl_as(&self, identity: Identity) -> Command {
         let mut cmd = Command::new(&self.kubectl);
-        cmd.arg("--kubeconfig").arg(self.kubeconfig(identity));
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig(identity))
+            .arg("--cache-dir")
+            .arg(self.dir.join("kubectl-cache"));
         cmd
     }
 
@@ -237,7 +248,8 @@ impl ControlPlane {
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .with_context(|| format!("loading {}", path.display()))?;
-        Client::try_from(config).with_context(|| format!("building a client from {}", path.display()))
+        Client::try_from(config)
+            .with_context(|| format!("building a client from {}", path.display()))
     }
 
     /// A client for user `admin` (group `system:masters`).
@@ -287,8 +299,12 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<std::process:
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let stdout = out.join().map_err(|_| anyhow!("stdout reader panicked"))??;
-    let stderr = err.join().map_err(|_| anyhow!("stderr reader panicked"))??;
+    let stdout = out
+        .join()
+        .map_err(|_| anyhow!("stdout reader panicked"))??;
+    let stderr = err
+        .join()
+        .map_err(|_| anyhow!("stderr reader panicked"))??;
     Ok(std::process::Output {
         status,
         stdout,
@@ -297,9 +313,12 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<std::process:
 }
 
 fn default_kubectl() -> PathBuf {
-    let cache = std::env::var_os("GOVCLOUD_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/govcloud-operator")
-    });
+    let cache = std::env::var_os("GOVCLOUD_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/govcloud-operator")
+        });
     cache.join("bin/kubectl")
 }
 
@@ -342,17 +361,18 @@ where
 {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
-    let mut last_error: Option<anyhow::Error> = None;
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
-        match tokio::time::timeout(remaining, check()).await {
+        let remaining = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        let last_error = match tokio::time::timeout(remaining, check()).await {
             Ok(Ok(Some(value))) => return Ok(value),
-            Ok(Ok(None)) => last_error = None,
-            Ok(Err(e)) => last_error = Some(e),
-            Err(_) => last_error = Some(anyhow!("attempt did not finish within {remaining:?}")),
-        }
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(anyhow!("attempt did not finish within {remaining:?}")),
+        };
         let elapsed = started.elapsed();
         if elapsed >= timeout {
             let detail = match last_error {
@@ -390,7 +410,10 @@ where
 pub fn unique_ns(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     // mix pid and time so two processes starting in the same instant still differ
     let mut x = (nanos as u64) ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
     x ^= x >> 33;
@@ -466,15 +489,23 @@ pub async fn apply_crds(client: &Client) -> Result<Vec<String>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!("no CRDs in {} (generate them with `cargo run --bin crdgen`)", dir.display());
+        bail!(
+            "no CRDs in {} (generate them with `cargo run --bin crdgen`)",
+            dir.display()
+        );
     }
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut names = Vec::new();
     for file in &files {
-        for doc in yaml_documents(&std::fs::read_to_string(file)?).with_context(|| format!("parsing {}", file.display()))? {
+        for doc in yaml_documents(&std::fs::read_to_string(file)?)
+            .with_context(|| format!("parsing {}", file.display()))?
+        {
             if doc.get("kind").and_then(|k| k.as_str()) != Some("CustomResourceDefinition") {
-                bail!("{}: a document that is not a CustomResourceDefinition", file.display());
+                bail!(
+                    "{}: a document that is not a CustomResourceDefinition",
+                    file.display()
+                );
             }
             let name = doc
                 .pointer("/metadata/name")
@@ -496,36 +527,54 @@ pub async fn apply_crds(client: &Client) -> Result<Vec<String>> {
 /// Wait until a CRD has condition `Established=True`.
 pub async fn wait_crd_established(client: &Client, name: &str) -> Result<()> {
     let api = &Api::<CustomResourceDefinition>::all(client.clone());
-    wait_until(Duration::from_secs(60), format!("CRD {name} to be Established"), move || async move {
-        let crd = api.get(name).await?;
-        Ok(crd
-            .status
-            .and_then(|s| s.conditions)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True"))
-    })
+    wait_until(
+        Duration::from_secs(60),
+        format!("CRD {name} to be Established"),
+        move || async move {
+            let crd = api.get(name).await?;
+            Ok(crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True"))
+        },
+    )
     .await
 }
 
 /// Server-side apply every document of a multi-document YAML file (any kind the server
 /// knows, resolved by discovery). Namespaced objects without `metadata.namespace` are an
 /// error; use [`apply_yaml`] with a default namespace for those.
-pub async fn apply_yaml_file(client: &Client, path: impl AsRef<Path>) -> Result<Vec<DynamicObject>> {
+pub async fn apply_yaml_file(
+    client: &Client,
+    path: impl AsRef<Path>,
+) -> Result<Vec<DynamicObject>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    apply_yaml(client, &text, None).await.with_context(|| format!("applying {}", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    apply_yaml(client, &text, None)
+        .await
+        .with_context(|| format!("applying {}", path.display()))
 }
 
 /// Server-side apply every document of multi-document YAML text; namespaced objects without
 /// a namespace go to `default_namespace`. CRDs among them are waited for (`Established`),
 /// and a kind that is not served yet (a CR right after its CRD) is retried for 30 s.
-pub async fn apply_yaml(client: &Client, yaml: &str, default_namespace: Option<&str>) -> Result<Vec<DynamicObject>> {
+pub async fn apply_yaml(
+    client: &Client,
+    yaml: &str,
+    default_namespace: Option<&str>,
+) -> Result<Vec<DynamicObject>> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut applied = Vec::new();
     for doc in yaml_documents(yaml)? {
-        let obj: DynamicObject = serde_json::from_value(doc.clone()).context("a document is not a Kubernetes object")?;
-        let types = obj.types.clone().ok_or_else(|| anyhow!("a document without apiVersion/kind"))?;
+        let obj: DynamicObject =
+            serde_json::from_value(doc.clone()).context("a document is not a Kubernetes object")?;
+        let types = obj
+            .types
+            .clone()
+            .ok_or_else(|| anyhow!("a document without apiVersion/kind"))?;
         let (group, version) = match types.api_version.split_once('/') {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), types.api_version.clone()),
@@ -551,7 +600,9 @@ pub async fn apply_yaml(client: &Client, yaml: &str, default_namespace: Option<&
                     .namespace
                     .as_deref()
                     .or(default_namespace)
-                    .ok_or_else(|| anyhow!("{} {name} is namespaced but names no namespace", types.kind))?;
+                    .ok_or_else(|| {
+                        anyhow!("{} {name} is namespaced but names no namespace", types.kind)
+                    })?;
                 Api::namespaced_with(client.clone(), ns, &resource)
             }
         };
@@ -616,8 +667,9 @@ pub async fn can_i(
 /// The HTTP status code of an API error (`kube::Error::Api`), if the error is one,
 /// looking through `anyhow` context.
 pub fn api_error_code(err: &anyhow::Error) -> Option<u16> {
-    err.chain().find_map(|e| match e.downcast_ref::<kube::Error>() {
-        Some(kube::Error::Api(status)) => Some(status.code),
-        _ => None,
-    })
+    err.chain()
+        .find_map(|e| match e.downcast_ref::<kube::Error>() {
+            Some(kube::Error::Api(status)) => Some(status.code),
+            _ => None,
+        })
 }

@@ -1,0 +1,70 @@
+//! Command-line interface. Every flag is also an environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// govcloud-operator: government-cloud management rules as Kubernetes custom resources.
+#[derive(Parser, Debug)]
+#[command(name = "govcloud-operator", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the operator against the cluster in KUBECONFIG or the in-cluster config.
+    Run(RunArgs),
+}
+
+/// Log output format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The operator's own namespace; tenant namespaces may never be named so.
+    #[arg(long, env = "GOVCLOUD_NAMESPACE", default_value = "govcloud-system")]
+    pub namespace: String,
+    /// The GovCloudPolicy used by requests that name none.
+    #[arg(long, env = "GOVCLOUD_DEFAULT_POLICY", default_value = "shanghai")]
+    pub default_policy: String,
+    /// Address of the HTTP server for /livez, /readyz and /metrics.
+    #[arg(long, env = "GOVCLOUD_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "GOVCLOUD_LOG_FORMAT", value_enum, default_value = "plain")]
+    pub log_format: LogFormat,
+    /// Log filter in tracing's EnvFilter syntax.
+    #[arg(long, env = "GOVCLOUD_LOG", default_value = "info,kube=warn")]
+    pub log_filter: String,
+    /// /livez fails once the watches have been broken for longer than this (seconds).
+    #[arg(long, env = "GOVCLOUD_WATCH_STALL_SECONDS", default_value_t = 60)]
+    pub watch_stall_seconds: u64,
+    /// The longest a reconcile waits before looking again when no deadline is nearer
+    /// (seconds); heals drift without polling.
+    #[arg(long, env = "GOVCLOUD_MAX_REQUEUE_SECONDS", default_value_t = 3600)]
+    pub max_requeue_seconds: u64,
+}
+
+impl RunArgs {
+    /// The watch stall limit.
+    pub fn watch_stall(&self) -> Duration {
+        Duration::from_secs(self.watch_stall_seconds)
+    }
+
+    /// The longest requeue.
+    pub fn max_requeue(&self) -> Duration {
+        Duration::from_secs(self.max_requeue_seconds.max(1))
+    }
+}

@@ -1,0 +1,202 @@
+//! Health of the operator's watches, served as `/livez` and `/readyz` beside `/metrics`.
+//!
+//! `/readyz` turns OK only once every watch has completed its first list (the caches are
+//! synced); `/livez` fails when any watch has been failing for longer than the stall limit,
+//! so a kubelet restarts an operator whose watches cannot recover. Neither is always OK.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use kube::runtime::watcher;
+
+use crate::metrics::{Metrics, WatchLabels};
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WatchState {
+    synced: bool,
+    broken_since: Option<Instant>,
+}
+
+/// The state of every watch the operator runs.
+#[derive(Debug)]
+pub struct Health {
+    watches: Mutex<BTreeMap<&'static str, WatchState>>,
+    stall: Duration,
+}
+
+impl Health {
+    /// `stall`: how long a watch may keep failing before `/livez` fails.
+    pub fn new(stall: Duration) -> Self {
+        Self {
+            watches: Mutex::new(BTreeMap::new()),
+            stall,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<&'static str, WatchState>) -> R) -> R {
+        // A poisoned lock only means another thread panicked mid-update of plain flags.
+        let mut guard = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Declares a watch that must sync before the operator is ready.
+    pub fn register(&self, name: &'static str) {
+        self.with(|w| {
+            w.entry(name).or_default();
+        });
+    }
+
+    /// Feeds one item of a watch stream.
+    pub fn observe<K>(
+        &self,
+        name: &'static str,
+        item: &Result<watcher::Event<K>, watcher::Error>,
+        metrics: &Metrics,
+    ) {
+        self.observe_at(
+            name,
+            item.as_ref()
+                .map(|e| matches!(e, watcher::Event::InitDone))
+                .map_err(|_| ()),
+            Instant::now(),
+        );
+        if item.is_err() {
+            metrics
+                .watch_errors
+                .get_or_create(&WatchLabels { resource: name })
+                .inc();
+        }
+    }
+
+    /// `Ok(true)`: a list completed; `Ok(false)`: any other event; `Err`: the watch failed.
+    fn observe_at(&self, name: &'static str, item: Result<bool, ()>, now: Instant) {
+        self.with(|w| {
+            let state = w.entry(name).or_default();
+            match item {
+                Ok(list_done) => {
+                    state.broken_since = None;
+                    state.synced |= list_done;
+                }
+                Err(()) => {
+                    state.broken_since.get_or_insert(now);
+                }
+            }
+        });
+    }
+
+    /// Every registered watch has synced at least once.
+    pub fn ready(&self) -> bool {
+        self.with(|w| !w.is_empty() && w.values().all(|s| s.synced))
+    }
+
+    /// No watch has been failing for longer than the stall limit; the names of those that have.
+    pub fn stalled(&self, now: Instant) -> Vec<&'static str> {
+        self.with(|w| {
+            w.iter()
+                .filter(|(_, s)| {
+                    s.broken_since
+                        .is_some_and(|since| now.duration_since(since) > self.stall)
+                })
+                .map(|(name, _)| *name)
+                .collect()
+        })
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+}
+
+async fn livez(State(s): State<AppState>) -> impl IntoResponse {
+    let stalled = s.health.stalled(Instant::now());
+    if stalled.is_empty() {
+        (StatusCode::OK, "ok\n".to_string())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("watches broken: {}\n", stalled.join(", ")),
+        )
+    }
+}
+
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    if s.health.ready() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+}
+
+/// Binds `addr` and serves until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(self::metrics))
+        .with_state(AppState { health, metrics });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving /livez, /readyz and /metrics");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_after_every_watch_synced() {
+        let h = Health::new(Duration::from_secs(60));
+        assert!(!h.ready(), "nothing registered is not ready");
+        h.register("a");
+        h.register("b");
+        let now = Instant::now();
+        h.observe_at("a", Ok(true), now);
+        assert!(!h.ready());
+        h.observe_at("b", Ok(false), now);
+        assert!(!h.ready(), "an event before InitDone is not a sync");
+        h.observe_at("b", Ok(true), now);
+        assert!(h.ready());
+    }
+
+    #[test]
+    fn live_until_a_watch_stays_broken_past_the_limit() {
+        let h = Health::new(Duration::from_secs(60));
+        h.register("a");
+        let t0 = Instant::now();
+        h.observe_at("a", Err(()), t0);
+        h.observe_at("a", Err(()), t0 + Duration::from_secs(30));
+        assert!(h.stalled(t0 + Duration::from_secs(59)).is_empty());
+        assert_eq!(h.stalled(t0 + Duration::from_secs(61)), vec!["a"]);
+        h.observe_at("a", Ok(false), t0 + Duration::from_secs(62));
+        assert!(
+            h.stalled(t0 + Duration::from_secs(120)).is_empty(),
+            "recovered"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Prometheus metrics (prometheus-client), prefixed `govcloud_`. Labels carry only fixed
+//! words (kind, error category, phase) — never object names or error text.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A reconciled kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The custom resource kind.
+    pub kind: &'static str,
+}
+
+/// A failed reconcile: kind and the error's stable category.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// The custom resource kind.
+    pub kind: &'static str,
+    /// The error category (`Error::category`).
+    pub category: &'static str,
+}
+
+/// A watch, by resource.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    /// The watched resource.
+    pub resource: &'static str,
+}
+
+/// All metrics of the operator.
+pub struct Metrics {
+    registry: Registry,
+    /// Reconciles started, by kind.
+    pub reconciles: Family<KindLabels, Counter>,
+    /// Reconciles that failed, by kind and category.
+    pub failures: Family<FailureLabels, Counter>,
+    /// Reconcile duration in seconds, by kind.
+    pub duration: Family<KindLabels, Histogram>,
+    /// Watch errors, by resource.
+    pub watch_errors: Family<WatchLabels, Counter>,
+    /// Calendar years covered (embedded plus WorkCalendar objects).
+    pub calendar_years: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Builds the registry.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("govcloud");
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 12))
+        });
+        let watch_errors = Family::<WatchLabels, Counter>::default();
+        let calendar_years = Gauge::default();
+        registry.register("reconciles", "Reconciles started", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciles that failed, by error category",
+            failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            duration.clone(),
+        );
+        registry.register(
+            "watch_errors",
+            "Watch errors, by resource",
+            watch_errors.clone(),
+        );
+        registry.register(
+            "calendar_years_covered",
+            "Years with statutory calendar data",
+            calendar_years.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            watch_errors,
+            calendar_years,
+        }
+    }
+
+    /// Records one reconcile of `kind` that took `elapsed`.
+    pub fn observe_reconcile(&self, kind: &'static str, elapsed: Duration) {
+        self.reconciles.get_or_create(&KindLabels { kind }).inc();
+        self.duration
+            .get_or_create(&KindLabels { kind })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a failed reconcile.
+    pub fn observe_failure(&self, kind: &'static str, category: &'static str) {
+        self.failures
+            .get_or_create(&FailureLabels { kind, category })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_carry_only_fixed_words() {
+        let m = Metrics::new();
+        m.observe_reconcile("CloudResourceRequest", Duration::from_millis(3));
+        m.observe_failure("CloudResourceRequest", "kube");
+        let text = m.encode();
+        assert!(
+            text.contains("govcloud_reconciles_total{kind=\"CloudResourceRequest\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("govcloud_reconcile_failures_total{kind=\"CloudResourceRequest\",category=\"kube\"} 1"), "{text}");
+    }
+}
