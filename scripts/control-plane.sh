@@ -46,9 +46,10 @@ now() { date +%s; }
 start_time() {
   local stat
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }          # drop "pid (comm) " — comm may contain spaces
-  set -- $stat               # field 3 onwards
-  echo "${20}"
+  stat=${stat##*) } # drop "pid (comm) ": comm may contain spaces
+  local fields
+  read -r -a fields <<<"$stat" # fields from the 3rd on
+  echo "${fields[19]}"
 }
 
 # Is the process recorded in pidfile $1 alive and still ours (its command line names DIR)?
@@ -70,6 +71,7 @@ launch() {
   rm -f "$pidfile"
   # The inner shell records its own pid and then becomes the component (exec), so the
   # pid is right whether or not setsid had to fork. fd 9 (the DIR lock) is not inherited.
+  # shellcheck disable=SC2016 # expanded by the inner shell
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" \
     </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
   local i
@@ -128,11 +130,15 @@ port_in_use() {
 # time never pick the same port before either has bound it.
 pick_ports() {
   local n=$1
-  local low hi_ephemeral
-  read -r hi_ephemeral _ </proc/sys/net/ipv4/ip_local_port_range
-  low=20000
-  local high=$((hi_ephemeral - 1))
-  [ "$high" -gt "$((low + 1000))" ] || { low=$((hi_ephemeral - 4000)); high=$((hi_ephemeral - 1)); }
+  local low high ephemeral_low ephemeral_high
+  read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
+  if [ "$ephemeral_low" -gt 21024 ]; then
+    low=20000 high=$((ephemeral_low - 1))
+  elif [ "$ephemeral_high" -lt 64000 ]; then
+    low=$((ephemeral_high + 1)) high=65535
+  else # the whole range is ephemeral: take our chances
+    low=20000 high=30000
+  fi
   (
     flock -w 30 8 || die "cannot lock $PORT_REGISTRY"
     local t cutoff
@@ -337,6 +343,13 @@ stop_all() {
   # reap them when they are our children (`run`, a failed `up`); otherwise a no-op
   for entry in "${pids[@]:-}"; do
     [ -z "$entry" ] || wait "${entry%%:*}" 2>/dev/null || true
+  done
+  # an orphan stays a zombie until init reaps it; give that a moment so nothing is listed
+  local t_end=$(($(now) + 3))
+  for entry in "${pids[@]:-}"; do
+    while [ -n "$entry" ] && [ -e "/proc/${entry%%:*}" ] && [ "$(now)" -lt "$t_end" ]; do
+      sleep 0.1
+    done
   done
   for c in kube-controller-manager kube-apiserver etcd; do
     rm -f "$DIR/pids/$c.pid"

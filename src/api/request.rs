@@ -275,6 +275,13 @@ pub struct CloudResourceRequestStatus {
     /// The generation a rejection applies to; editing the spec afterwards resubmits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_generation: Option<i64>,
+    /// The approval as the operator last acted on it: a change to `status.approval` after
+    /// this is a new decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_approval: Option<Approval>,
+    /// When the decision in force took effect (`approval.decidedAt`, or when first seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
     /// When the current generation was submitted for review (the start of `reviewBy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<DateTime<Utc>>,
@@ -284,6 +291,13 @@ pub struct CloudResourceRequestStatus {
     /// The class granted now (changes after a `convertTo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_class: Option<RequestClass>,
+    /// The duration granted to a time-boxed class (the approved `spec.duration`, capped by
+    /// the class maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_duration: Option<String>,
+    /// An approved extension: the new expiry date (`YYYY-MM-DD`, end of that day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_to: Option<String>,
     /// The tenant namespace the operator provisions and owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_namespace: Option<String>,
@@ -303,7 +317,7 @@ pub struct CloudResourceRequestStatus {
     /// Conditions: Ready, Invalid, ReviewOverdue, ProvisioningOverdue, NotDeployed,
     /// PaperworkPending, PaperworkOverdue, ExpiringSoon, Suspended, NamespaceConflict,
     /// InsufficientCapacity, LowUtilization, HighUtilization, CalendarIncomplete,
-    /// DeletionBlocked.
+    /// DeletionBlocked, and UnappliedSpecChange (the spec was edited after approval).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The generation the status describes.

@@ -62,8 +62,8 @@
 //! All functions are total. Counting uses the calendar's prefix sums and binary search,
 //! so a count of any size (up to `u32::MAX` working days) costs a few dozen lookups, and a
 //! calendar that marks every day off cannot make anything loop. Results that fall outside
-//! what chrono can represent saturate to [`DateTime::<Utc>::MAX_UTC`] (for [`add`]) or
-//! [`DateTime::<Utc>::MIN_UTC`] (for [`sub`]) with `calendar_complete: false`. In zones
+//! what chrono can represent saturate to `DateTime::<Utc>::MAX_UTC` (for [`add`]) or
+//! `DateTime::<Utc>::MIN_UTC` (for [`sub`]) with `calendar_complete: false`. In zones
 //! whose clocks skip midnight, "24:00" is the first instant of the next day that exists.
 
 use chrono::{
@@ -158,7 +158,7 @@ pub fn event_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
 }
 
 /// 24:00 local of `date` in `tz` (the first instant of the next day that exists), as UTC.
-/// Saturates to [`DateTime::<Utc>::MIN_UTC`] or [`DateTime::<Utc>::MAX_UTC`] at chrono's
+/// Saturates to `DateTime::<Utc>::MIN_UTC` or `DateTime::<Utc>::MAX_UTC` at chrono's
 /// limits.
 pub fn end_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     end_of(date, tz).unwrap_or(if date.year() > 1970 {

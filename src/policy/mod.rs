@@ -6,7 +6,10 @@
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
 pub mod calendar;
+pub mod conditions;
 pub mod deadline;
 pub mod duration;
 pub mod quantity;
+pub mod request;
 pub mod rules;
+pub mod tenant;
