@@ -90,10 +90,12 @@ log_tail() {
 
 # wait_until NAME DESCRIPTION CHECK...: poll CHECK until it succeeds; fail with the
 # component's log tail if it dies, the watched process exits, or TIMEOUT passes.
+# CHECK must be quiet itself: redirecting it here would also swallow the messages of an
+# interrupt trap that fires while it runs.
 wait_until() {
   local name=$1 what=$2; shift 2
   local deadline=$(($(now) + TIMEOUT))
-  while ! "$@" >/dev/null 2>&1; do
+  while ! "$@"; do
     if ! pidfile_alive "$DIR/pids/$name.pid"; then
       log_tail "$name"
       fail_up "$name exited before $what"
@@ -265,19 +267,17 @@ check_bins() {
   run scripts/install-control-plane.sh first (it caches the binaries in $BIN)"
 }
 
-http_ok() { # URL [TOKEN]: body must be exactly "ok"
-  local body
-  if [ -n "${2:-}" ]; then
-    body=$(curl -sk --max-time 3 -H "Authorization: Bearer $2" "$1") || return 1
-  else
-    body=$(curl -sk --max-time 3 "$1") || return 1
-  fi
+# The admin token goes to curl in a header file, never on a command line (ps shows those).
+http_ok() { # URL [auth]: body must be exactly "ok"
+  local body auth=()
+  [ -z "${2:-}" ] || auth=(-H "@$DIR/pki/admin.header")
+  body=$(curl -sk --max-time 3 "${auth[@]}" "$1") || return 1
   [ "$body" = "ok" ]
 }
 
-http_200() { # URL TOKEN
+http_200() { # URL (as admin)
   local code
-  code=$(curl -sk --max-time 3 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $2" "$1") || return 1
+  code=$(curl -sk --max-time 3 -o /dev/null -w '%{http_code}' -H "@$DIR/pki/admin.header" "$1") || return 1
   [ "$code" = "200" ]
 }
 
@@ -403,6 +403,8 @@ cmd_up() {
   exec 9>>"$DIR/.lock"
   flock -n 9 || die "another control-plane.sh is working on $DIR"
   HOLDING_LOCK=1
+  # the components run in sessions of their own: an interrupted boot must stop them itself
+  trap 'fail_up "interrupted while booting"' INT TERM HUP
 
   if [ -f "$DIR/ready" ] && all_running; then
     log "already running in $DIR"
@@ -429,15 +431,17 @@ cmd_up() {
   if [ ! -s "$DIR/pki/tokens.csv" ]; then
     local admin approver vendor
     admin=$(openssl rand -hex 32); approver=$(openssl rand -hex 32); vendor=$(openssl rand -hex 32)
-    umask 077
-    {
-      printf '%s,admin,govcloud-admin,"system:masters"\n' "$admin"
-      printf '%s,approver,govcloud-approver,"govcloud:approvers"\n' "$approver"
-      printf '%s,vendor,govcloud-vendor,"govcloud:vendors"\n' "$vendor"
-    } >"$DIR/pki/tokens.csv"
-    umask 022
+    (
+      umask 077
+      {
+        printf '%s,admin,govcloud-admin,"system:masters"\n' "$admin"
+        printf '%s,approver,govcloud-approver,"govcloud:approvers"\n' "$approver"
+        printf '%s,vendor,govcloud-vendor,"govcloud:vendors"\n' "$vendor"
+      } >"$DIR/pki/tokens.csv"
+    )
   fi
   ADMIN_TOKEN=$(awk -F, '$2=="admin"{print $1}' "$DIR/pki/tokens.csv")
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$ADMIN_TOKEN" >"$DIR/pki/admin.header")
   if [ ! -s "$DIR/pki/sa.key" ]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$DIR/pki/sa.key" 2>/dev/null
     openssl pkey -in "$DIR/pki/sa.key" -pubout -out "$DIR/pki/sa.pub" 2>/dev/null
@@ -487,7 +491,7 @@ cmd_up() {
     write_kubeconfig "$DIR/$id.kubeconfig" "$id" "$token"
   done
   write_kubeconfig "$DIR/controller-manager.kubeconfig" admin "$ADMIN_TOKEN"
-  wait_until kube-apiserver "ok from $SERVER/readyz" http_ok "$SERVER/readyz" "$ADMIN_TOKEN"
+  wait_until kube-apiserver "ok from $SERVER/readyz" http_ok "$SERVER/readyz" admin
 
   # -- kube-controller-manager (uses the admin identity for every controller)
   launch kube-controller-manager "$BIN/kube-controller-manager" \
@@ -506,19 +510,19 @@ cmd_up() {
     http_ok "https://127.0.0.1:$KCM_PORT/healthz"
   # controllers are really running once the serviceaccount controller has acted
   wait_until kube-controller-manager "default ServiceAccount in namespace default" \
-    http_200 "$SERVER/api/v1/namespaces/default/serviceaccounts/default" "$ADMIN_TOKEN"
+    http_200 "$SERVER/api/v1/namespaces/default/serviceaccounts/default"
 
   write_env
   local t1
   t1=$(date +%s.%N)
   printf '%s\n' "$SERVER" >"$DIR/ready"
+  trap - INT TERM HUP
   log "ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s: $SERVER (source $DIR/env; KUBECONFIG=$DIR/admin.kubeconfig)"
 }
 
 cmd_run() {
   WATCH_PID=""
   local stopping=""
-  trap 'fail_up "interrupted while booting"' INT TERM HUP
   cmd_up
   trap 'stopping=1' INT TERM HUP
   log "running; Ctrl-C to stop"

@@ -6,16 +6,26 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
-use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::runtime::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, WorkCalendar};
 use crate::cli::RunArgs;
+use crate::controller::{Config, Context, request};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
+use crate::policy::tenant;
 
 /// Why the operator stopped.
 #[derive(Debug, thiserror::Error)]
@@ -109,21 +119,6 @@ where
     reflector::reflector(writer, stream)
 }
 
-/// Stores of every kind, kept current by watches.
-#[derive(Clone)]
-pub struct Stores {
-    /// GovCloudPolicy objects.
-    pub policies: Store<GovCloudPolicy>,
-    /// WorkCalendar objects.
-    pub calendars: Store<WorkCalendar>,
-    /// CloudResourceRequest objects.
-    pub requests: Store<CloudResourceRequest>,
-    /// ResourceChange objects.
-    pub changes: Store<ResourceChange>,
-    /// ExitRequest objects.
-    pub exits: Store<ExitRequest>,
-}
-
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Connect)?;
@@ -149,7 +144,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     if wait_for_crds(&client, shutdown_rx.clone()).await {
         tracing::info!("CRDs established; starting watches");
-        run_watches(client, health, metrics, shutdown_rx.clone()).await;
+        run_controllers(&args, client, health, metrics, shutdown_rx.clone()).await;
     }
     match server.await {
         Ok(Ok(())) => Ok(()),
@@ -158,75 +153,143 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
 }
 
-async fn run_watches(
+async fn run_controllers(
+    args: &RunArgs,
     client: Client,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let cfg = watcher::Config::default;
-    let (_policies, w1) = reflector::store::<GovCloudPolicy>();
-    let (_calendars, w2) = reflector::store::<WorkCalendar>();
-    let (_requests, w3) = reflector::store::<CloudResourceRequest>();
-    let (_changes, w4) = reflector::store::<ResourceChange>();
-    let (_exits, w5) = reflector::store::<ExitRequest>();
+    let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
+    let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
+    let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
+    let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (h, m) = (&health, &metrics);
-    let streams = futures::stream::select_all(vec![
-        reflected(
-            Api::all(client.clone()),
-            cfg(),
-            w1,
-            "govcloudpolicies",
-            h.clone(),
-            m.clone(),
+    let policy_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_policies,
+        "govcloudpolicies",
+        h.clone(),
+        m.clone(),
+    );
+    let calendar_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_calendars,
+        "workcalendars",
+        h.clone(),
+        m.clone(),
+    );
+    let request_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_requests,
+        "cloudresourcerequests",
+        h.clone(),
+        m.clone(),
+    );
+    let exit_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_exits,
+        "exitrequests",
+        h.clone(),
+        m.clone(),
+    );
+    let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "govcloud-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+        metrics: metrics.clone(),
+        config: Config {
+            namespace: args.namespace.clone(),
+            default_policy: args.default_policy.clone(),
+            max_requeue: args.max_requeue(),
+        },
+        policies,
+        calendars,
+        requests: requests.clone(),
+        exits,
+        capacity: tokio::sync::Mutex::new(HashMap::new()),
+        retries: std::sync::Mutex::new(HashMap::new()),
+        wake: wake_tx,
+    });
+
+    // Requests of a policy are looked at again when the policy changes; all of them when a
+    // calendar changes (deadlines move); a request when its exit or tenant namespace does.
+    let by_policy = requests.clone();
+    let default_policy = args.default_policy.clone();
+    let for_policy = move |p: GovCloudPolicy| {
+        let name = p.name_any();
+        by_policy
+            .state()
+            .into_iter()
+            .filter(|r| r.spec.policy.as_deref().unwrap_or(&default_policy) == name)
+            .map(|r| ObjectRef::from_obj(r.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let all_requests = requests.clone();
+    let for_calendar = move |_: WorkCalendar| {
+        all_requests
+            .state()
+            .into_iter()
+            .map(|r| ObjectRef::from_obj(r.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let for_exit = |e: ExitRequest| {
+        e.namespace()
+            .map(|ns| ObjectRef::<CloudResourceRequest>::new(&e.spec.request).within(&ns))
+    };
+    let for_namespace = |ns: Namespace| {
+        let labels = ns.labels();
+        match (
+            labels.get(tenant::REQUEST_NAMESPACE_LABEL),
+            labels.get(tenant::REQUEST_NAME_LABEL),
+        ) {
+            (Some(rns), Some(rname)) => {
+                Some(ObjectRef::<CloudResourceRequest>::new(rname).within(rns))
+            }
+            _ => None,
+        }
+    };
+    let managed = watcher::Config::default().labels(&format!("{}=true", tenant::MANAGED_LABEL));
+    let mut stop = shutdown.clone();
+    Controller::for_stream(request_stream.touched_objects(), requests)
+        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .watches_stream(policy_stream.touched_objects(), for_policy)
+        .watches_stream(calendar_stream.touched_objects(), for_calendar)
+        .watches_stream(exit_stream.touched_objects(), for_exit)
+        .watches(
+            Api::<Namespace>::all(client.clone()),
+            managed,
+            for_namespace,
         )
-        .map(|_| ())
-        .boxed(),
-        reflected(
-            Api::all(client.clone()),
-            cfg(),
-            w2,
-            "workcalendars",
-            h.clone(),
-            m.clone(),
-        )
-        .map(|_| ())
-        .boxed(),
-        reflected(
-            Api::all(client.clone()),
-            cfg(),
-            w3,
-            "cloudresourcerequests",
-            h.clone(),
-            m.clone(),
-        )
-        .map(|_| ())
-        .boxed(),
-        reflected(
-            Api::all(client.clone()),
-            cfg(),
-            w4,
-            "resourcechanges",
-            h.clone(),
-            m.clone(),
-        )
-        .map(|_| ())
-        .boxed(),
-        reflected(
-            Api::all(client.clone()),
-            cfg(),
-            w5,
-            "exitrequests",
-            h.clone(),
-            m.clone(),
-        )
-        .map(|_| ())
-        .boxed(),
-    ]);
-    tokio::select! {
-        _ = streams.for_each(|_| async {}) => {}
-        _ = shutdown.changed() => {}
-    }
+        .reconcile_on(tokio_stream_from(wake_rx))
+        .graceful_shutdown_on(async move {
+            let _ = stop.changed().await;
+        })
+        .run(request::reconcile, request::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+}
+
+/// An unbounded receiver as a stream.
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

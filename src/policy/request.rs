@@ -43,7 +43,7 @@ pub enum PolicyState<'a> {
     Ready(&'a Rules),
     /// No GovCloudPolicy of that name.
     Missing(&'a str),
-    /// Found but unusable (its own status says why).
+    /// Found but unusable: why, naming the policy's field.
     Invalid(&'a str),
 }
 

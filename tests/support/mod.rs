@@ -105,8 +105,8 @@ pub struct ControlPlane {
 static CONTROL_PLANE: OnceLock<std::result::Result<ControlPlane, String>> = OnceLock::new();
 
 /// The control plane of this test process, booted on first use (blocks while booting,
-/// typically 10–30 s; concurrent callers wait for the same boot). A failed boot is reported
-/// to every caller with the failing component's log tail.
+/// about 10 s on two cores; concurrent callers wait for the same boot). A failed boot is
+/// reported to every caller with the failing component's log tail.
 pub fn control_plane() -> Result<&'static ControlPlane> {
     CONTROL_PLANE
         .get_or_init(|| ControlPlane::start().map_err(|e| format!("{e:#}")))
@@ -514,7 +514,11 @@ pub async fn apply_crds(client: &Client) -> Result<Vec<String>> {
                 .to_string();
             api.patch(&name, &params, &Patch::Apply(&doc))
                 .await
-                .with_context(|| format!("applying CRD {name} from {}", file.display()))?;
+                .map_err(|e| {
+                    let hint = crd_rejection_hint(&e);
+                    anyhow::Error::new(e)
+                        .context(format!("applying CRD {name} from {}{hint}", file.display()))
+                })?;
             names.push(name);
         }
     }
@@ -522,6 +526,27 @@ pub async fn apply_crds(client: &Client) -> Result<Vec<String>> {
         wait_crd_established(client, name).await?;
     }
     Ok(names)
+}
+
+/// What kube-apiserver 1.20 means by its more puzzling CRD rejections.
+fn crd_rejection_hint(err: &kube::Error) -> &'static str {
+    let kube::Error::Api(status) = err else {
+        return "";
+    };
+    if status
+        .message
+        .contains("per-version schemas may not all be set to identical values")
+    {
+        // seen with `enum: [A, B, null]`, which schemars writes for an Option<enum>
+        "\n(hint: kube-apiserver 1.20 says this when a schema's `enum` lists null; \
+         drop null from enums and keep `nullable: true`)"
+    } else if status.message.contains(".default: Invalid value: \"null\"") {
+        // seen with `default: ''`
+        "\n(hint: kube-apiserver 1.20 reads an empty-string `default: ''` as null; \
+         drop that default)"
+    } else {
+        ""
+    }
 }
 
 /// Wait until a CRD has condition `Established=True`.

@@ -1,0 +1,262 @@
+//! Reconcilers, one module per kind. Each reconcile is a pipeline:
+//! gather (read the cluster and the stores) → decide (pure, in `policy`) → apply
+//! (server-side apply under one field manager) → write status (only when it changed) →
+//! publish Events → requeue at the next deadline.
+
+pub mod request;
+pub mod tenant;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::Store;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, WorkCalendar};
+use crate::metrics::Metrics;
+use crate::policy::calendar::{Calendar, CalendarDay};
+use crate::policy::request::Notice;
+use crate::policy::rules::{self, CN_STATUTORY, Rules};
+
+/// The one field manager of the operator for everything it writes.
+pub const FIELD_MANAGER: &str = "govcloud.io/operator";
+
+/// Errors of a reconcile. `category()` is the stable word used in metrics and Events.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused or failed a call.
+    #[error("kubernetes API call failed: {0}")]
+    Kube(#[source] kube::Error),
+    /// An object lacks metadata the API server always sets (name, namespace, uid).
+    #[error("object is missing {0}")]
+    MissingMetadata(&'static str),
+    /// A value could not be serialized for the API.
+    #[error("cannot serialize: {0}")]
+    Serialize(#[source] serde_json::Error),
+}
+
+impl Error {
+    /// A fixed word for metrics labels and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "conflict",
+            Error::Kube(kube::Error::Api(e)) if e.code == 403 => "forbidden",
+            Error::Kube(kube::Error::Api(e)) if e.code == 404 => "notfound",
+            Error::Kube(kube::Error::Api(_)) => "apiserver",
+            Error::Kube(_) => "transport",
+            Error::MissingMetadata(_) => "metadata",
+            Error::Serialize(_) => "serialize",
+        }
+    }
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        Error::Kube(e)
+    }
+}
+
+/// Settings of the running operator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The operator's own namespace.
+    pub namespace: String,
+    /// Policy for requests that name none.
+    pub default_policy: String,
+    /// Longest requeue.
+    pub max_requeue: Duration,
+}
+
+/// What every reconcile gets.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// One shared recorder so Events aggregate.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Settings.
+    pub config: Config,
+    /// GovCloudPolicy objects.
+    pub policies: Store<GovCloudPolicy>,
+    /// WorkCalendar objects.
+    pub calendars: Store<WorkCalendar>,
+    /// CloudResourceRequest objects.
+    pub requests: Store<CloudResourceRequest>,
+    /// ExitRequest objects.
+    pub exits: Store<ExitRequest>,
+    /// Serializes capacity decisions: grants recorded but not yet seen in the store.
+    pub capacity: tokio::sync::Mutex<HashMap<String, crate::policy::quantity::Amounts>>,
+    /// Per-object retry counts for the error backoff.
+    pub retries: Mutex<HashMap<String, u32>>,
+    /// Requests to look at again (capacity freed).
+    pub wake: tokio::sync::mpsc::UnboundedSender<
+        kube::runtime::reflector::ObjectRef<CloudResourceRequest>,
+    >,
+}
+
+/// A policy as the decisions see it.
+pub enum PolicyLookup {
+    /// Usable rules and the calendar they count on.
+    Ready(Box<Rules>, Calendar),
+    /// No such policy.
+    Missing(String),
+    /// The policy (or its calendar) is unusable; the message says why.
+    Invalid(String),
+}
+
+impl Context {
+    /// The rules and calendar of policy `name`.
+    pub fn policy(&self, name: &str) -> PolicyLookup {
+        let key = kube::runtime::reflector::ObjectRef::<GovCloudPolicy>::new(name);
+        let Some(policy) = self.policies.get(&key) else {
+            return PolicyLookup::Missing(name.to_string());
+        };
+        match rules::resolve(name, &policy.spec) {
+            Err(errors) => PolicyLookup::Invalid(format!(
+                "GovCloudPolicy {name:?} is invalid: {}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            Ok(rules) => match self.calendar(&rules.calendar) {
+                Ok(cal) => PolicyLookup::Ready(Box::new(rules), cal),
+                Err(msg) => PolicyLookup::Invalid(format!("GovCloudPolicy {name:?}: {msg}")),
+            },
+        }
+    }
+
+    /// The calendar named by a policy: `cn-statutory` with every WorkCalendar's years laid
+    /// over it, or one WorkCalendar alone.
+    pub fn calendar(&self, name: &str) -> Result<Calendar, String> {
+        let mut calendars = self.calendars.state();
+        calendars.sort_by_key(|c| c.name_any());
+        let (mut cal, sources) = if name == CN_STATUTORY {
+            (Calendar::cn_statutory(), calendars)
+        } else {
+            let own: Vec<_> = calendars
+                .into_iter()
+                .filter(|c| c.name_any() == name)
+                .collect();
+            if own.is_empty() {
+                return Err(format!("spec.calendar: WorkCalendar {name:?} not found"));
+            }
+            (Calendar::new(), own)
+        };
+        for wc in sources {
+            for year in &wc.spec.years {
+                match calendar_year(year) {
+                    Ok(days) => cal.set_year(year.year, days),
+                    Err(msg) => {
+                        tracing::warn!(calendar = %wc.name_any(), year = year.year, %msg, "skipping calendar year")
+                    }
+                }
+            }
+        }
+        self.metrics.calendar_years.set(cal.years().len() as i64);
+        Ok(cal)
+    }
+}
+
+fn calendar_year(year: &crate::api::CalendarYear) -> Result<Vec<CalendarDay>, String> {
+    let days = year
+        .days
+        .iter()
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(&d.date, "%Y-%m-%d")
+                .map(|date| CalendarDay {
+                    name: d.name.clone(),
+                    date,
+                    is_off_day: d.is_off_day,
+                })
+                .map_err(|_| format!("date {:?} is not YYYY-MM-DD", d.date))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Calendar::check_year(year.year, &days).map_err(|e| e.to_string())?;
+    Ok(days)
+}
+
+/// Writes `status` with server-side apply when it differs from `current` (a converged
+/// object sees no write).
+pub async fn write_status<K, S>(
+    api: &Api<K>,
+    name: &str,
+    current: Option<&S>,
+    status: &S,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if current == Some(status) {
+        return Ok(false);
+    }
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": serde_json::to_value(status).map_err(Error::Serialize)?,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Publishes `notices` as Events on `obj`; failures are logged, never fatal.
+pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, notices: &[Notice]) {
+    let reference = obj.object_ref(&());
+    for n in notices {
+        let event = Event {
+            type_: if n.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: n.reason.to_string(),
+            note: Some(n.message.chars().take(1000).collect()),
+            action: n.reason.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason = n.reason, "cannot publish event");
+        }
+    }
+}
+
+/// Requeue at `wake_at` (capped), or after the cap to heal drift.
+pub fn requeue_at(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>, max: Duration) -> Requeue {
+    let wait = wake_at
+        .and_then(|t| (t - now).to_std().ok())
+        .map(|d| d + Duration::from_millis(50))
+        .unwrap_or(max)
+        .min(max);
+    Requeue::requeue(wait)
+}
+
+/// The error policy shared by the reconcilers: a Warning-free backoff that grows per
+/// object (1 s, 2 s, 4 s … 5 min) and resets on success.
+pub fn backoff(ctx: &Context, key: &str) -> Requeue {
+    let mut retries = ctx.retries.lock().unwrap_or_else(|p| p.into_inner());
+    let n = retries.entry(key.to_string()).or_insert(0);
+    *n = n.saturating_add(1);
+    let secs = 1u64 << (*n - 1).min(8);
+    Requeue::requeue(Duration::from_secs(secs.min(300)))
+}
+
+/// Forgets the retry count of `key` after a success.
+pub fn reset_backoff(ctx: &Context, key: &str) {
+    let mut retries = ctx.retries.lock().unwrap_or_else(|p| p.into_inner());
+    retries.remove(key);
+}

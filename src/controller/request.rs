@@ -1,0 +1,327 @@
+//! The CloudResourceRequest reconciler: gather → `policy::request::decide` → apply → status.
+//!
+//! The finalizer is managed here rather than with `kube::runtime::finalizer`, because a
+//! deleted request may have to wait for an ExitRequest for months: with `finalizer()` a
+//! cleanup that is not done yet is an error and would be retried and counted as a failure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::{
+    Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, tenant, write_status,
+};
+use crate::api::{CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase};
+use crate::policy::conditions::{self, types};
+use crate::policy::quantity::Amounts;
+use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
+
+/// Holds a provisioned request until its tenant namespace is reclaimed.
+pub const FINALIZER: &str = "govcloud.io/tenant-protection";
+/// The kind, for metrics.
+pub const KIND: &str = "CloudResourceRequest";
+
+/// Reconciles one request.
+pub async fn reconcile(
+    req: Arc<CloudResourceRequest>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, Error> {
+    let started = Instant::now();
+    let result = reconcile_request(&req, &ctx).await;
+    ctx.metrics.observe_reconcile(KIND, started.elapsed());
+    if result.is_ok() {
+        reset_backoff(&ctx, &req.uid().unwrap_or_default());
+    }
+    result
+}
+
+/// Counts the failure and backs off per object.
+pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Context>) -> Requeue {
+    ctx.metrics.observe_failure(KIND, err.category());
+    tracing::warn!(request = %req.name_any(), namespace = req.namespace().unwrap_or_default(), category = err.category(), error = %err, "reconcile failed");
+    backoff(&ctx, &req.uid().unwrap_or_default())
+}
+
+/// Whether a request holds pool capacity: granted and not yet reclaimed.
+fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
+    status.is_some_and(|s| {
+        s.grant.is_some() && s.billing.as_ref().and_then(|b| b.stopped_at).is_none()
+    })
+}
+
+fn policy_of(req: &CloudResourceRequest, ctx: &Context) -> String {
+    req.spec
+        .policy
+        .clone()
+        .unwrap_or_else(|| ctx.config.default_policy.clone())
+}
+
+async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<Requeue, Error> {
+    let name = req
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.name"))?;
+    let namespace = req
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
+    let uid = req
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.uid"))?;
+    let generation = req.metadata.generation.unwrap_or(0);
+    let api: Api<CloudResourceRequest> = Api::namespaced(ctx.client.clone(), namespace);
+    let current = req.status.clone().unwrap_or_default();
+    let deleting = req.metadata.deletion_timestamp.is_some();
+    let now = Utc::now();
+
+    // Gather: the policy and its calendar.
+    let policy_name = policy_of(req, ctx);
+    let lookup = ctx.policy(&policy_name);
+    let fallback_calendar = crate::policy::calendar::Calendar::cn_statutory();
+    let (policy, calendar) = match &lookup {
+        PolicyLookup::Ready(rules, cal) => (PolicyState::Ready(rules), cal),
+        PolicyLookup::Missing(n) => (PolicyState::Missing(n), &fallback_calendar),
+        PolicyLookup::Invalid(msg) => (PolicyState::Invalid(msg), &fallback_calendar),
+    };
+
+    // Gather: the tenant namespace, once one is granted.
+    let observed = match &current.tenant_namespace {
+        Some(ns) if current.grant.is_some() => Some(tenant::observe(&ctx.client, ns, uid).await?),
+        _ => None,
+    };
+    let active = current
+        .billing
+        .as_ref()
+        .is_some_and(|b| b.started_at.is_some() && b.stopped_at.is_none());
+    let deployed = conditions::find(&current.conditions, types::NOT_DEPLOYED)
+        .is_some_and(|c| c.status == "False");
+    let has_pods = match (&observed, &current.tenant_namespace) {
+        (Some(o), Some(ns))
+            if active && !deployed && o.state == (TenantState::Owned { terminating: false }) =>
+        {
+            Some(tenant::has_pods(&ctx.client, ns).await?)
+        }
+        _ => None,
+    };
+
+    // Gather: capacity in use by the other requests of this policy. Decisions that may
+    // reserve capacity are serialized, and count reservations not yet in the store.
+    let reserving = current.grant.is_none()
+        && matches!(&lookup, PolicyLookup::Ready(r, _) if r.capacity.is_some());
+    let mut guard = if reserving {
+        Some(ctx.capacity.lock().await)
+    } else {
+        None
+    };
+    let mut in_use = Amounts::default();
+    if reserving {
+        let pending = guard.as_deref();
+        for other in ctx.requests.state() {
+            if other.uid().as_deref() == Some(uid) || policy_of(&other, ctx) != policy_name {
+                continue;
+            }
+            let other_uid = other.uid().unwrap_or_default();
+            if holds_capacity(other.status.as_ref()) {
+                if let Some(g) = other.status.as_ref().and_then(|s| s.grant.as_ref()) {
+                    in_use = in_use.plus(&Amounts::parse("status.grant", g).unwrap_or_default());
+                }
+            } else if let Some(reserved) = pending.and_then(|p| p.get(&other_uid)) {
+                in_use = in_use.plus(reserved);
+            }
+        }
+    }
+
+    // Gather: an approved exit whose transition is over asks for reclamation.
+    let exit_reclaim = ctx.exits.state().iter().any(|e| {
+        e.namespace().as_deref() == Some(namespace)
+            && e.spec.request == name
+            && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
+    });
+
+    // Decide.
+    let inputs = Inputs {
+        name,
+        namespace,
+        uid,
+        generation,
+        spec: &req.spec,
+        status: &current,
+        deleting,
+        policy,
+        calendar,
+        operator_namespace: &ctx.config.namespace,
+        tenant: observed.as_ref().map(|o| o.state.clone()),
+        has_pods,
+        capacity_in_use: &in_use,
+        exit_reclaim,
+        now,
+    };
+    let mut outcome = decide(&inputs);
+
+    // Apply.
+    match &outcome.action {
+        Action::None => {}
+        Action::Reserve => {
+            ensure_finalizer(&api, req).await?;
+            if let (Some(g), Some(pending)) = (outcome.status.grant.as_ref(), guard.as_mut()) {
+                pending.insert(
+                    uid.to_string(),
+                    Amounts::parse("status.grant", g).unwrap_or_default(),
+                );
+            }
+        }
+        Action::Activate {
+            tenant: spec,
+            restore,
+        } => {
+            ensure_finalizer(&api, req).await?;
+            let exists = matches!(
+                observed.as_ref().map(|o| &o.state),
+                Some(TenantState::Owned { .. })
+            );
+            tenant::provision(&ctx.client, spec, exists).await?;
+            if !restore.is_empty() {
+                tenant::scale(&ctx.client, &spec.namespace, restore).await?;
+            }
+        }
+        Action::Suspend { tenant: spec } => {
+            tenant::provision(&ctx.client, spec, true).await?;
+            let running = tenant::running_workloads(&ctx.client, &spec.namespace).await?;
+            // Record replicas before scaling down, so a crash in between loses nothing.
+            let mut recorded = current.suspended_replicas.clone();
+            for (k, v) in &running {
+                recorded.entry(k.clone()).or_insert(*v);
+            }
+            outcome.status.suspended_replicas = recorded;
+            if !running.is_empty() {
+                write_status(
+                    &api,
+                    name,
+                    Some(&without_approval(&current)),
+                    &without_approval(&outcome.status),
+                )
+                .await?;
+                let zeros = running.keys().map(|k| (k.clone(), 0)).collect();
+                tenant::scale(&ctx.client, &spec.namespace, &zeros).await?;
+            }
+        }
+        Action::Reclaim {
+            namespace: tenant_ns,
+        } => {
+            tenant::reclaim(
+                &ctx.client,
+                tenant_ns,
+                observed.as_ref().and_then(|o| o.uid.as_deref()),
+            )
+            .await?;
+        }
+    }
+
+    // Status (only when it changed), then Events.
+    write_status(
+        &api,
+        name,
+        Some(&without_approval(&current)),
+        &without_approval(&outcome.status),
+    )
+    .await?;
+    drop(guard);
+    if !outcome.notices.is_empty() {
+        tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
+    }
+    publish(ctx, req, &outcome.notices).await;
+
+    if holds_capacity(Some(&current)) && !holds_capacity(Some(&outcome.status)) {
+        wake_capacity_waiters(ctx);
+    }
+    if outcome.release_finalizer {
+        remove_finalizer(&api, req).await?;
+        if holds_capacity(Some(&current)) {
+            wake_capacity_waiters(ctx);
+        }
+        return Ok(Requeue::await_change());
+    }
+    Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))
+}
+
+/// The status as the operator writes it: `approval` belongs to approvers.
+fn without_approval(status: &CloudResourceRequestStatus) -> CloudResourceRequestStatus {
+    CloudResourceRequestStatus {
+        approval: None,
+        ..status.clone()
+    }
+}
+
+/// Requests waiting for capacity are looked at again.
+fn wake_capacity_waiters(ctx: &Context) {
+    for r in ctx.requests.state() {
+        if r.status.as_ref().is_some_and(|s| {
+            conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY)
+                && s.phase == Some(RequestPhase::Approved)
+        }) {
+            let _ = ctx.wake.send(ObjectRef::from_obj(r.as_ref()));
+        }
+    }
+}
+
+async fn ensure_finalizer(
+    api: &Api<CloudResourceRequest>,
+    req: &CloudResourceRequest,
+) -> Result<(), Error> {
+    if req.finalizers().iter().any(|f| f == FINALIZER) || req.metadata.deletion_timestamp.is_some()
+    {
+        return Ok(());
+    }
+    let mut finalizers = req.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    patch_finalizers(api, req, finalizers).await
+}
+
+async fn remove_finalizer(
+    api: &Api<CloudResourceRequest>,
+    req: &CloudResourceRequest,
+) -> Result<(), Error> {
+    if !req.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let finalizers: Vec<String> = req
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    patch_finalizers(api, req, finalizers).await
+}
+
+/// A merge patch carrying the resourceVersion: it fails (409) instead of clobbering a
+/// finalizer someone else added meanwhile.
+async fn patch_finalizers(
+    api: &Api<CloudResourceRequest>,
+    req: &CloudResourceRequest,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let patch = serde_json::json!({
+        "metadata": { "finalizers": finalizers, "resourceVersion": req.resource_version() }
+    });
+    match api
+        .patch(
+            &req.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
