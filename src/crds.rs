@@ -9,15 +9,45 @@ use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChan
 /// Where the generated files live, relative to the repository root.
 pub const OUTPUT_DIRS: [&str; 2] = ["crds", "charts/govcloud-operator/crds"];
 
-/// Every CRD the operator serves.
+/// Every CRD the operator serves, in a form a 1.20 API server accepts.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         CloudResourceRequest::crd(),
         ResourceChange::crd(),
         ExitRequest::crd(),
         GovCloudPolicy::crd(),
         WorkCalendar::crd(),
     ]
+    .into_iter()
+    .map(for_old_apiservers)
+    .collect()
+}
+
+/// Two things schemars writes that a 1.20 API server refuses: `null` inside an `enum`
+/// (for optional enums; `nullable: true` already says it) and `default` values (refused
+/// with a misleading "per-version schemas" error). Defaults are applied by the operator's
+/// own deserialization instead, which also keeps GitOps diffs free of injected fields.
+fn for_old_apiservers(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn clean(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("default");
+                if let Some(serde_json::Value::Array(items)) = map.get_mut("enum") {
+                    items.retain(|i| !i.is_null());
+                }
+                map.values_mut().for_each(clean);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    if let Some(versions) = value.pointer_mut("/spec/versions") {
+        clean(versions);
+    }
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// `(file name, YAML)` for every CRD, as committed.
@@ -53,6 +83,14 @@ mod tests {
                     path.display()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn schemas_carry_nothing_a_1_20_apiserver_refuses() {
+        for (file, yaml) in rendered() {
+            assert!(!yaml.contains("- null"), "{file}: null in an enum");
+            assert!(!yaml.contains("default:"), "{file}: a schema default");
         }
     }
 
