@@ -218,7 +218,7 @@ async fn run_controllers(
         calendars,
         requests: requests.clone(),
         exits,
-        capacity: tokio::sync::Mutex::new(HashMap::new()),
+        capacity: tokio::sync::Mutex::new(Default::default()),
         retries: std::sync::Mutex::new(HashMap::new()),
         wake: wake_tx,
     });

@@ -92,14 +92,24 @@ pub struct Context {
     pub requests: Store<CloudResourceRequest>,
     /// ExitRequest objects.
     pub exits: Store<ExitRequest>,
-    /// Serializes capacity decisions: grants recorded but not yet seen in the store.
-    pub capacity: tokio::sync::Mutex<HashMap<String, crate::policy::quantity::Amounts>>,
+    /// Serializes capacity decisions (see [`CapacityLedger`]).
+    pub capacity: tokio::sync::Mutex<CapacityLedger>,
     /// Per-object retry counts for the error backoff.
     pub retries: Mutex<HashMap<String, u32>>,
     /// Requests to look at again (capacity freed).
     pub wake: tokio::sync::mpsc::UnboundedSender<
         kube::runtime::reflector::ObjectRef<CloudResourceRequest>,
     >,
+}
+
+/// What the operator itself changed about pool capacity that the store may not show yet
+/// (its watch lags its own writes): grants just reserved, and requests just released.
+#[derive(Debug, Default)]
+pub struct CapacityLedger {
+    /// Request UID → grant reserved.
+    pub reserved: HashMap<String, crate::policy::quantity::Amounts>,
+    /// UIDs of requests that released their capacity (reclaimed or deleted); final.
+    pub released: std::collections::HashSet<String>,
 }
 
 /// A policy as the decisions see it.

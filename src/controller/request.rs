@@ -124,17 +124,20 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
     let mut in_use = Amounts::default();
     if reserving {
-        let pending = guard.as_deref();
+        let ledger = guard.as_deref();
         for other in ctx.requests.state() {
-            if other.uid().as_deref() == Some(uid) || policy_of(&other, ctx) != policy_name {
+            let other_uid = other.uid().unwrap_or_default();
+            if other_uid == uid
+                || policy_of(&other, ctx) != policy_name
+                || ledger.is_some_and(|l| l.released.contains(&other_uid))
+            {
                 continue;
             }
-            let other_uid = other.uid().unwrap_or_default();
             if holds_capacity(other.status.as_ref()) {
                 if let Some(g) = other.status.as_ref().and_then(|s| s.grant.as_ref()) {
                     in_use = in_use.plus(&Amounts::parse("status.grant", g).unwrap_or_default());
                 }
-            } else if let Some(reserved) = pending.and_then(|p| p.get(&other_uid)) {
+            } else if let Some(reserved) = ledger.and_then(|l| l.reserved.get(&other_uid)) {
                 in_use = in_use.plus(reserved);
             }
         }
@@ -173,7 +176,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         Action::Reserve => {
             ensure_finalizer(&api, req).await?;
             if let (Some(g), Some(pending)) = (outcome.status.grant.as_ref(), guard.as_mut()) {
-                pending.insert(
+                pending.reserved.insert(
                     uid.to_string(),
                     Amounts::parse("status.grant", g).unwrap_or_default(),
                 );
@@ -240,14 +243,19 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
     publish(ctx, req, &outcome.notices).await;
 
-    if holds_capacity(Some(&current)) && !holds_capacity(Some(&outcome.status)) {
+    let releases = holds_capacity(Some(&current))
+        && (!holds_capacity(Some(&outcome.status)) || outcome.release_finalizer);
+    if outcome.release_finalizer {
+        remove_finalizer(&api, req).await?;
+    }
+    if releases {
+        let mut ledger = ctx.capacity.lock().await;
+        ledger.reserved.remove(uid);
+        ledger.released.insert(uid.to_string());
+        drop(ledger);
         wake_capacity_waiters(ctx);
     }
     if outcome.release_finalizer {
-        remove_finalizer(&api, req).await?;
-        if holds_capacity(Some(&current)) {
-            wake_capacity_waiters(ctx);
-        }
         return Ok(Requeue::await_change());
     }
     Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))

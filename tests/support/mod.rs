@@ -17,6 +17,9 @@
 //! each test works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
+pub mod govcloud;
+pub mod operator;
+
 use std::{
     fmt::Display,
     future::Future,

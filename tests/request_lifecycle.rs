@@ -1,0 +1,668 @@
+//! CloudResourceRequest end to end against a real control plane: the operator runs as a
+//! child process with its default requeue cap (an hour), so every timely transition below
+//! proves it woke at the deadline rather than polling.
+
+mod support;
+
+use std::time::Duration;
+
+use govcloud_operator::api::{
+    CloudResourceRequest, ProjectInfo, RequestClass, RequestPhase, ResourceAmounts,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use support::govcloud::*;
+use support::{apply_yaml, create_namespace, unique_ns, wait_until};
+
+const T: Duration = Duration::from_secs(60);
+
+fn cpu(n: &str) -> Option<IntOrString> {
+    Some(IntOrString::String(n.to_string()))
+}
+
+#[tokio::test]
+async fn a_request_waits_for_review_and_is_flagged_overdue() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("review");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |_| {}).await?;
+    let filed = file(
+        &cp.vendor().await?,
+        &ns,
+        "tax-portal",
+        request_spec(&ns, RequestClass::Production, "8"),
+    )
+    .await?;
+    let r = wait_phase(&admin, &ns, "tax-portal", RequestPhase::Submitted, T).await?;
+    let review_by = r
+        .status
+        .as_ref()
+        .and_then(|s| s.deadlines.as_ref())
+        .and_then(|d| d.review_by)
+        .expect("reviewBy");
+    let created = filed
+        .metadata
+        .creation_timestamp
+        .map(|t| t.0.as_second())
+        .unwrap_or_default();
+    // acceptWithin 3s + decideWithin 3s.
+    assert!(
+        (review_by.timestamp() - created - 6).abs() <= 2,
+        "reviewBy {review_by} vs created {created}"
+    );
+    assert_eq!(
+        r.status
+            .as_ref()
+            .and_then(|s| s.next_deadline.as_ref())
+            .map(|n| n.name.as_str()),
+        Some("reviewBy")
+    );
+    let overdue = wait_condition(&admin, &ns, "tax-portal", "ReviewOverdue", "True", T).await?;
+    assert!(
+        condition(&overdue, "ReviewOverdue")
+            .unwrap()
+            .message
+            .contains("XB 20")
+    );
+    assert_eq!(
+        wait_event(&admin, &ns, "tax-portal", "ReviewOverdue", T).await?,
+        "Warning"
+    );
+    let reasons: Vec<String> = events(&admin, &ns, "tax-portal")
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    assert!(reasons.contains(&"Submitted".to_string()), "{reasons:?}");
+
+    // kubectl get crr tells the story.
+    let out = cp
+        .kubectl_as(support::Identity::Vendor)
+        .args(["get", "crr", "-n", &ns])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().next().unwrap_or_default();
+    for col in ["NAME", "PHASE", "CLASS", "TENANT", "NEXT", "DUE", "AGE"] {
+        assert!(header.contains(col), "column {col} missing: {text}");
+    }
+    assert!(
+        text.contains("Submitted") && text.contains("Production"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_specs_end_invalid_naming_the_field_and_create_nothing() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("invalid");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |_| {}).await?;
+    let mut cases = Vec::new();
+    let mut too_long = request_spec(&ns, RequestClass::Test, "2");
+    too_long.duration = Some("3600s".into());
+    cases.push(("too-long", too_long, "spec.duration"));
+    let mut dev = request_spec(&ns, RequestClass::Development, "8");
+    dev.project = Some(ProjectInfo {
+        id: "P-1".into(),
+        quota: Some(ResourceAmounts {
+            cpu: cpu("40"),
+            memory: Some(IntOrString::String("400Gi".into())),
+            ..Default::default()
+        }),
+    });
+    cases.push(("dev-share", dev, "spec.resources.cpu"));
+    let mut bad_qty = request_spec(&ns, RequestClass::Production, "8");
+    bad_qty.resources.memory = Some(IntOrString::String("lots".into()));
+    cases.push(("bad-quantity", bad_qty, "spec.resources.memory"));
+    cases.push((
+        "no-policy",
+        request_spec("atlantis", RequestClass::Production, "8"),
+        "spec.policy",
+    ));
+    for (i, target) in [
+        "kube-system",
+        "default",
+        "kube-node-lease",
+        "govcloud-system",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut s = request_spec(&ns, RequestClass::Production, "8");
+        s.tenant_namespace = Some(target.into());
+        cases.push((
+            ["sys-a", "sys-b", "sys-c", "sys-d"][i],
+            s,
+            "spec.tenantNamespace",
+        ));
+    }
+    let vendor = cp.vendor().await?;
+    for (name, spec, _) in &cases {
+        file(&vendor, &ns, name, spec.clone()).await?;
+        // Approval changes nothing for an invalid request.
+        decide(cp, &ns, name, "Approved", "looks fine").await?;
+    }
+    for (name, spec, field) in &cases {
+        let r = wait_phase(&admin, &ns, name, RequestPhase::Invalid, T).await?;
+        let msg = &condition(&r, "Invalid").expect("Invalid condition").message;
+        assert!(msg.contains(field), "{name}: {msg}");
+        assert!(
+            r.status.as_ref().unwrap().grant.is_none(),
+            "{name}: nothing granted"
+        );
+        let tenant = spec
+            .tenant_namespace
+            .clone()
+            .unwrap_or_else(|| format!("{ns}-{name}"));
+        let existing = Api::<Namespace>::all(admin.clone())
+            .get_opt(&tenant)
+            .await?;
+        assert!(
+            existing.is_none_or(|n| !n.labels().contains_key("govcloud.io/managed")),
+            "{name}: {tenant} untouched"
+        );
+    }
+    assert!(
+        events(&admin, &ns, "too-long")
+            .await?
+            .iter()
+            .any(|(t, r)| t == "Warning" && r == "Invalid")
+    );
+    // The schema refuses what it can say: an unknown class, a level-4 system.
+    let mut refused = serde_json::to_value(CloudResourceRequest::new(
+        "level4",
+        request_spec(&ns, RequestClass::Production, "1"),
+    ))?;
+    refused["spec"]["system"]["securityLevel"] = 4.into();
+    assert!(
+        apply_yaml(&vendor, &serde_yaml::to_string(&refused)?, Some(&ns))
+            .await
+            .is_err(),
+        "securityLevel 4 refused"
+    );
+    refused["spec"]["system"]["securityLevel"] = 3.into();
+    refused["spec"]["class"] = "Forever".into();
+    assert!(
+        apply_yaml(&vendor, &serde_yaml::to_string(&refused)?, Some(&ns))
+            .await
+            .is_err(),
+        "class Forever refused"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let vendor = cp.vendor().await?;
+    let ns = unique_ns("approval");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"})
+    })
+    .await?;
+    file(
+        &vendor,
+        &ns,
+        "portal",
+        request_spec(&ns, RequestClass::Production, "8"),
+    )
+    .await?;
+    let first = wait_phase(&admin, &ns, "portal", RequestPhase::Submitted, T).await?;
+    let first_review = first
+        .status
+        .as_ref()
+        .and_then(|s| s.deadlines.as_ref())
+        .and_then(|d| d.review_by)
+        .unwrap();
+
+    decide(cp, &ns, "portal", "Rejected", "sizing basis missing").await?;
+    let rejected = wait_phase(&admin, &ns, "portal", RequestPhase::Rejected, T).await?;
+    assert!(
+        condition(&rejected, "Ready")
+            .unwrap()
+            .message
+            .contains("sizing basis missing")
+    );
+    assert_eq!(
+        wait_event(&admin, &ns, "portal", "Rejected", T).await?,
+        "Warning"
+    );
+
+    // The unit edits the spec: resubmitted with a new review deadline.
+    tokio::time::sleep(Duration::from_millis(1100)).await; // a visibly later submission second
+    let api: Api<CloudResourceRequest> = Api::namespaced(vendor.clone(), &ns);
+    api.patch(
+        "portal",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"resources": {"cpu": "4"}}})),
+    )
+    .await?;
+    let again = wait_phase(&admin, &ns, "portal", RequestPhase::Submitted, T).await?;
+    let again_review = again
+        .status
+        .as_ref()
+        .and_then(|s| s.deadlines.as_ref())
+        .and_then(|d| d.review_by)
+        .unwrap();
+    assert!(again_review > first_review);
+    wait_event(&admin, &ns, "portal", "Resubmitted", T).await?;
+
+    decide(cp, &ns, "portal", "Approved", "ok").await?;
+    let active = wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
+    let st = active.status.clone().unwrap();
+    assert_eq!(st.approved_generation, active.metadata.generation);
+    let tenant = st.tenant_namespace.clone().unwrap();
+    assert_eq!(tenant, format!("{ns}-portal"));
+    let billing = st.billing.clone().unwrap();
+    assert!(billing.started_at.is_some());
+    assert_eq!(
+        billing.monthly_cost.as_deref(),
+        Some("360.00"),
+        "4 vCPU × 60 + 8 GiB × 15"
+    );
+    assert!(st.deadlines.as_ref().and_then(|d| d.provision_by).is_some());
+
+    // What "provisioned" means (DESIGN.md).
+    let nsobj = Api::<Namespace>::all(admin.clone()).get(&tenant).await?;
+    assert_eq!(
+        nsobj
+            .labels()
+            .get("govcloud.io/managed")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        nsobj.labels().get("govcloud.io/request-namespace"),
+        Some(&ns)
+    );
+    assert_eq!(
+        nsobj
+            .labels()
+            .get("govcloud.io/request-name")
+            .map(String::as_str),
+        Some("portal")
+    );
+    assert_eq!(
+        nsobj.labels().get("govcloud.io/zone").map(String::as_str),
+        Some("EGovExtranet")
+    );
+    assert_eq!(
+        nsobj.labels().get("govcloud.io/class").map(String::as_str),
+        Some("Production")
+    );
+    assert_eq!(
+        nsobj.annotations().get("govcloud.io/owner-uid"),
+        active.metadata.uid.as_ref()
+    );
+    let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-grant")
+        .await?;
+    let hard = quota.spec.unwrap().hard.unwrap();
+    assert_eq!(hard.get("requests.cpu").map(|q| q.0.as_str()), Some("4"));
+    assert_eq!(hard.get("limits.memory").map(|q| q.0.as_str()), Some("8Gi"));
+    Api::<LimitRange>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-defaults")
+        .await?;
+    let rb = Api::<RoleBinding>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-tenant")
+        .await?;
+    assert_eq!(rb.role_ref.name, "govcloud-tenant");
+    assert_eq!(rb.subjects.unwrap()[0].name, "unit-finance:ops");
+    Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-isolation")
+        .await?;
+    for reason in [
+        "Submitted",
+        "Rejected",
+        "Resubmitted",
+        "Provisioning",
+        "Active",
+    ] {
+        wait_event(&admin, &ns, "portal", reason, T).await?;
+    }
+
+    // Editing after approval: the grant stays; the edit is flagged.
+    api.patch(
+        "portal",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"resources": {"cpu": "64"}}})),
+    )
+    .await?;
+    let flagged = wait_condition(&admin, &ns, "portal", "UnappliedSpecChange", "True", T).await?;
+    assert_eq!(
+        flagged.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Active)
+    );
+    let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-grant")
+        .await?;
+    assert_eq!(
+        quota
+            .spec
+            .unwrap()
+            .hard
+            .unwrap()
+            .get("requests.cpu")
+            .map(|q| q.0.as_str()),
+        Some("4")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_namespace_the_operator_does_not_own_is_left_untouched() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("conflict");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| p["provisioning"]["within"] = "4s".into()).await?;
+    let taken = unique_ns("taken");
+    create_namespace(&admin, &taken).await?;
+    let cm: ConfigMap = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "precious"}, "data": {"k": "v"}}),
+    )?;
+    Api::<ConfigMap>::namespaced(admin.clone(), &taken)
+        .create(&PostParams::default(), &cm)
+        .await?;
+    let mut spec = request_spec(&ns, RequestClass::Production, "2");
+    spec.tenant_namespace = Some(taken.clone());
+    file(&admin, &ns, "squatter", spec).await?;
+    decide(cp, &ns, "squatter", "Approved", "").await?;
+    let r = wait_condition(&admin, &ns, "squatter", "NamespaceConflict", "True", T).await?;
+    assert_eq!(
+        r.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Provisioning)
+    );
+    wait_condition(&admin, &ns, "squatter", "ProvisioningOverdue", "True", T).await?;
+    let nsobj = Api::<Namespace>::all(admin.clone()).get(&taken).await?;
+    assert!(!nsobj.labels().contains_key("govcloud.io/managed"));
+    assert!(!nsobj.annotations().contains_key("govcloud.io/owner-uid"));
+    assert!(
+        Api::<ResourceQuota>::namespaced(admin.clone(), &taken)
+            .get_opt("govcloud-grant")
+            .await?
+            .is_none()
+    );
+    assert!(
+        Api::<ConfigMap>::namespaced(admin.clone(), &taken)
+            .get_opt("precious")
+            .await?
+            .is_some()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_test_grant_expires_is_suspended_then_reclaimed_and_frees_capacity() -> anyhow::Result<()>
+{
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("expiry");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["classes"]["Test"]["maxDuration"] = "14s".into();
+        p["expiry"] = serde_json::json!({"warnBefore": "6s", "suspendFor": "6s"});
+        p["capacity"] = serde_json::json!({"cpu": "10"});
+    })
+    .await?;
+    file(
+        &admin,
+        &ns,
+        "trial",
+        request_spec(&ns, RequestClass::Test, "8"),
+    )
+    .await?;
+    decide(cp, &ns, "trial", "Approved", "").await?;
+    let active = wait_phase(&admin, &ns, "trial", RequestPhase::Active, T).await?;
+    let st = active.status.clone().unwrap();
+    let d = st.deadlines.clone().unwrap();
+    let (warn_at, expires_at, reclaim_at) = (
+        d.warn_at.unwrap(),
+        d.expires_at.unwrap(),
+        d.reclaim_at.unwrap(),
+    );
+    assert_eq!(
+        st.billing.as_ref().and_then(|b| b.monthly_cost.as_deref()),
+        Some("0.00"),
+        "Test is free here"
+    );
+    let tenant = st.tenant_namespace.clone().unwrap();
+
+    // A second request does not fit the pool (8 + 4 > 10) and waits.
+    file(
+        &admin,
+        &ns,
+        "waiting",
+        request_spec(&ns, RequestClass::Production, "4"),
+    )
+    .await?;
+    decide(cp, &ns, "waiting", "Approved", "").await?;
+    let w = wait_condition(&admin, &ns, "waiting", "InsufficientCapacity", "True", T).await?;
+    assert_eq!(
+        w.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Approved)
+    );
+
+    // The unit deploys something.
+    let deploy: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+    }))?;
+    Api::<Deployment>::namespaced(admin.clone(), &tenant)
+        .create(&PostParams::default(), &deploy)
+        .await?;
+
+    let warned = wait_condition(&admin, &ns, "trial", "ExpiringSoon", "True", T).await?;
+    let since = condition(&warned, "ExpiringSoon")
+        .unwrap()
+        .last_transition_time;
+    assert!(
+        (since - warn_at).num_seconds().abs() <= 3,
+        "warned at {since}, due {warn_at}: woken at the deadline"
+    );
+    assert_eq!(
+        wait_event(&admin, &ns, "trial", "ExpiringSoon", T).await?,
+        "Warning"
+    );
+
+    let suspended = wait_phase(&admin, &ns, "trial", RequestPhase::Suspended, T).await?;
+    let since = condition(&suspended, "Suspended")
+        .unwrap()
+        .last_transition_time;
+    assert!(
+        (since - expires_at).num_seconds().abs() <= 3,
+        "suspended at {since}, expiry {expires_at}"
+    );
+    assert_eq!(
+        suspended
+            .status
+            .as_ref()
+            .unwrap()
+            .suspended_replicas
+            .get("Deployment/web"),
+        Some(&2)
+    );
+    let web = Api::<Deployment>::namespaced(admin.clone(), &tenant)
+        .get("web")
+        .await?;
+    assert_eq!(web.spec.unwrap().replicas, Some(0));
+    let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &tenant)
+        .get("govcloud-grant")
+        .await?;
+    assert_eq!(
+        quota
+            .spec
+            .unwrap()
+            .hard
+            .unwrap()
+            .get("pods")
+            .map(|q| q.0.as_str()),
+        Some("0")
+    );
+
+    let reclaimed = wait_phase(&admin, &ns, "trial", RequestPhase::Reclaimed, T).await?;
+    let billing = reclaimed
+        .status
+        .as_ref()
+        .and_then(|s| s.billing.clone())
+        .unwrap();
+    assert!(billing.stopped_at.unwrap() >= reclaim_at);
+    wait_until(T, "tenant namespace deleted", || async {
+        Ok(Api::<Namespace>::all(admin.clone())
+            .get_opt(&tenant)
+            .await?
+            .is_none())
+    })
+    .await?;
+    for reason in [
+        "Active",
+        "ExpiringSoon",
+        "Suspended",
+        "Reclaiming",
+        "Reclaimed",
+    ] {
+        wait_event(&admin, &ns, "trial", reason, T).await?;
+    }
+    // Capacity freed: the waiting request proceeds.
+    wait_phase(&admin, &ns, "waiting", RequestPhase::Active, T).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn emergency_opens_first_and_a_rejection_suspends() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("emergency");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["emergency"]["paperworkWithin"] = "4s".into()
+    })
+    .await?;
+    let mut spec = request_spec(&ns, RequestClass::Emergency, "2");
+    spec.emergency = true;
+    file(&admin, &ns, "flood", spec).await?;
+    let active = wait_phase(&admin, &ns, "flood", RequestPhase::Active, T).await?;
+    assert!(condition(&active, "PaperworkPending").is_some_and(|c| c.status == "True"));
+    assert!(
+        active.status.as_ref().unwrap().approval.is_none(),
+        "opened before any decision"
+    );
+    wait_condition(&admin, &ns, "flood", "PaperworkOverdue", "True", T).await?;
+    decide(cp, &ns, "flood", "Rejected", "not an emergency").await?;
+    let suspended = wait_phase(&admin, &ns, "flood", RequestPhase::Suspended, T).await?;
+    let tenant = suspended
+        .status
+        .as_ref()
+        .unwrap()
+        .tenant_namespace
+        .clone()
+        .unwrap();
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(&tenant)
+            .await?
+            .is_some(),
+        "data kept"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deployment_deadline_flags_an_empty_tenant_namespace() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("deploy");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| p["deployment"]["within"] = "4s".into()).await?;
+    file(
+        &admin,
+        &ns,
+        "idle",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "idle", "Approved", "").await?;
+    wait_phase(&admin, &ns, "idle", RequestPhase::Active, T).await?;
+    let r = wait_condition(&admin, &ns, "idle", "NotDeployed", "True", T).await?;
+    assert!(
+        condition(&r, "NotDeployed")
+            .unwrap()
+            .message
+            .contains("SN 11")
+    );
+    assert_eq!(
+        wait_event(&admin, &ns, "idle", "NotDeployed", T).await?,
+        "Warning"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_provisioned_request_never_deletes_its_namespace() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("delete");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |_| {}).await?;
+    file(
+        &admin,
+        &ns,
+        "kept",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    file(
+        &admin,
+        &ns,
+        "never",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "kept", "Approved", "").await?;
+    let active = wait_phase(&admin, &ns, "kept", RequestPhase::Active, T).await?;
+    let tenant = active
+        .status
+        .as_ref()
+        .unwrap()
+        .tenant_namespace
+        .clone()
+        .unwrap();
+    wait_phase(&admin, &ns, "never", RequestPhase::Submitted, T).await?;
+    let api: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    api.delete("never", &DeleteParams::default()).await?;
+    api.delete("kept", &DeleteParams::default()).await?;
+    wait_until(T, "an unprovisioned request goes at once", || async {
+        Ok(api.get_opt("never").await?.is_none())
+    })
+    .await?;
+    let blocked = wait_condition(&admin, &ns, "kept", "DeletionBlocked", "True", T).await?;
+    assert!(
+        condition(&blocked, "DeletionBlocked")
+            .unwrap()
+            .message
+            .contains("ExitRequest")
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        api.get_opt("kept").await?.is_some(),
+        "held by the finalizer"
+    );
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(&tenant)
+            .await?
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
+    );
+    Ok(())
+}
