@@ -20,9 +20,9 @@ use kube::runtime::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, WorkCalendar};
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
-use crate::controller::{Config, Context, request};
+use crate::controller::{Config, Context, change, exit, request};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::policy::tenant;
@@ -165,6 +165,7 @@ async fn run_controllers(
     let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
     let (exits, w_exits) = reflector::store::<ExitRequest>();
+    let (changes, w_changes) = reflector::store::<ResourceChange>();
     let (h, m) = (&health, &metrics);
     let policy_stream = reflected(
         Api::all(client.clone()),
@@ -198,7 +199,17 @@ async fn run_controllers(
         h.clone(),
         m.clone(),
     );
+    let change_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_changes,
+        "resourcechanges",
+        h.clone(),
+        m.clone(),
+    );
     let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (wake_changes_tx, wake_changes_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (wake_exits_tx, wake_exits_rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(
@@ -217,10 +228,13 @@ async fn run_controllers(
         policies,
         calendars,
         requests: requests.clone(),
-        exits,
+        exits: exits.clone(),
+        changes: changes.clone(),
         capacity: tokio::sync::Mutex::new(Default::default()),
         retries: std::sync::Mutex::new(HashMap::new()),
         wake: wake_tx,
+        wake_changes: wake_changes_tx,
+        wake_exits: wake_exits_tx,
     });
 
     // Requests of a policy are looked at again when the policy changes; all of them when a
@@ -244,10 +258,6 @@ async fn run_controllers(
             .map(|r| ObjectRef::from_obj(r.as_ref()))
             .collect::<Vec<_>>()
     };
-    let for_exit = |e: ExitRequest| {
-        e.namespace()
-            .map(|ns| ObjectRef::<CloudResourceRequest>::new(&e.spec.request).within(&ns))
-    };
     let for_namespace = |ns: Namespace| {
         let labels = ns.labels();
         match (
@@ -261,28 +271,42 @@ async fn run_controllers(
         }
     };
     let managed = watcher::Config::default().labels(&format!("{}=true", tenant::MANAGED_LABEL));
-    let mut stop = shutdown.clone();
-    Controller::for_stream(request_stream.touched_objects(), requests)
+    let stop = |rx: &watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
+    let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .watches_stream(policy_stream.touched_objects(), for_policy)
         .watches_stream(calendar_stream.touched_objects(), for_calendar)
-        .watches_stream(exit_stream.touched_objects(), for_exit)
         .watches(
             Api::<Namespace>::all(client.clone()),
             managed,
             for_namespace,
         )
         .reconcile_on(tokio_stream_from(wake_rx))
-        .graceful_shutdown_on(async move {
-            let _ = stop.changed().await;
-        })
-        .run(request::reconcile, request::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller event");
-            }
-        })
-        .await;
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(request::reconcile, request::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(request::KIND, r));
+    let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
+        .reconcile_on(tokio_stream_from(wake_changes_rx))
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(change::reconcile, change::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(change::KIND, r));
+    let exit_controller = Controller::for_stream(exit_stream.touched_objects(), exits)
+        .reconcile_on(tokio_stream_from(wake_exits_rx))
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(exit::reconcile, exit::error_policy, ctx)
+        .for_each(|r| log_controller_error(exit::KIND, r));
+    tokio::join!(request_controller, change_controller, exit_controller);
+}
+
+async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, result: Result<T, E>) {
+    if let Err(e) = result {
+        tracing::debug!(kind, error = %e, "controller event");
+    }
 }
 
 /// An unbounded receiver as a stream.

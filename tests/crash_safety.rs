@@ -20,37 +20,79 @@ const REQUESTS_PER_NS: usize = 12;
 
 /// A small deterministic-enough jitter without a random-number crate.
 fn jitter_ms(seed: &mut u64, max: u64) -> u64 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (*seed >> 33) % max
 }
 
-async fn resource_versions(client: &Client, namespaces: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+async fn resource_versions(
+    client: &Client,
+    namespaces: &[String],
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for ns in namespaces {
-        for r in Api::<CloudResourceRequest>::namespaced(client.clone(), ns).list(&ListParams::default()).await?.items {
-            out.insert(format!("crr/{ns}/{}", r.name_any()), r.resource_version().unwrap_or_default());
-            let tenant = r.status.and_then(|s| s.tenant_namespace).unwrap_or_default();
+        for r in Api::<CloudResourceRequest>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await?
+            .items
+        {
+            out.insert(
+                format!("crr/{ns}/{}", r.name_any()),
+                r.resource_version().unwrap_or_default(),
+            );
+            let tenant = r
+                .status
+                .and_then(|s| s.tenant_namespace)
+                .unwrap_or_default();
             let n = Api::<Namespace>::all(client.clone()).get(&tenant).await?;
-            out.insert(format!("ns/{tenant}"), n.resource_version().unwrap_or_default());
-            let q = Api::<ResourceQuota>::namespaced(client.clone(), &tenant).get("govcloud-grant").await?;
-            out.insert(format!("quota/{tenant}"), q.metadata.resource_version.unwrap_or_default());
-            let l = Api::<LimitRange>::namespaced(client.clone(), &tenant).get("govcloud-defaults").await?;
-            out.insert(format!("limits/{tenant}"), l.metadata.resource_version.unwrap_or_default());
-            let b = Api::<RoleBinding>::namespaced(client.clone(), &tenant).get("govcloud-tenant").await?;
-            out.insert(format!("binding/{tenant}"), b.metadata.resource_version.unwrap_or_default());
-            let p = Api::<NetworkPolicy>::namespaced(client.clone(), &tenant).get("govcloud-isolation").await?;
-            out.insert(format!("netpol/{tenant}"), p.metadata.resource_version.unwrap_or_default());
+            out.insert(
+                format!("ns/{tenant}"),
+                n.resource_version().unwrap_or_default(),
+            );
+            let q = Api::<ResourceQuota>::namespaced(client.clone(), &tenant)
+                .get("govcloud-grant")
+                .await?;
+            out.insert(
+                format!("quota/{tenant}"),
+                q.metadata.resource_version.unwrap_or_default(),
+            );
+            let l = Api::<LimitRange>::namespaced(client.clone(), &tenant)
+                .get("govcloud-defaults")
+                .await?;
+            out.insert(
+                format!("limits/{tenant}"),
+                l.metadata.resource_version.unwrap_or_default(),
+            );
+            let b = Api::<RoleBinding>::namespaced(client.clone(), &tenant)
+                .get("govcloud-tenant")
+                .await?;
+            out.insert(
+                format!("binding/{tenant}"),
+                b.metadata.resource_version.unwrap_or_default(),
+            );
+            let p = Api::<NetworkPolicy>::namespaced(client.clone(), &tenant)
+                .get("govcloud-isolation")
+                .await?;
+            out.insert(
+                format!("netpol/{tenant}"),
+                p.metadata.resource_version.unwrap_or_default(),
+            );
         }
     }
     Ok(out)
 }
 
 #[tokio::test]
-async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quiet() -> anyhow::Result<()> {
+async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quiet()
+-> anyhow::Result<()> {
     let cp = installed(&["--max-requeue-seconds", "2"]).await?;
     let admin = cp.admin().await?;
     let policy = unique_ns("crash-policy");
-    fast_policy(&admin, &policy, |p| p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"})).await?;
+    fast_policy(&admin, &policy, |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"})
+    })
+    .await?;
     let namespaces = vec![unique_ns("crash-a"), unique_ns("crash-b")];
     for ns in &namespaces {
         create_namespace(&admin, ns).await?;
@@ -60,7 +102,13 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
     for ns in &namespaces {
         for i in 0..REQUESTS_PER_NS {
             let name = format!("system-{i:02}");
-            file(&admin, ns, &name, request_spec(&policy, RequestClass::Production, "1")).await?;
+            file(
+                &admin,
+                ns,
+                &name,
+                request_spec(&policy, RequestClass::Production, "1"),
+            )
+            .await?;
             decide(cp, ns, &name, "Approved", "").await?;
             if i % 4 == 3 {
                 // SIGKILL at an arbitrary moment of provisioning, then start again.
@@ -76,20 +124,54 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
 
     for ns in &namespaces {
         for i in 0..REQUESTS_PER_NS {
-            wait_phase(&admin, ns, &format!("system-{i:02}"), RequestPhase::Active, Duration::from_secs(120)).await?;
+            wait_phase(
+                &admin,
+                ns,
+                &format!("system-{i:02}"),
+                RequestPhase::Active,
+                Duration::from_secs(120),
+            )
+            .await?;
         }
     }
     // Exactly one owned namespace per request, each carrying its request's UID; no orphans.
-    let managed = Api::<Namespace>::all(admin.clone()).list(&ListParams::default().labels("govcloud.io/managed=true")).await?.items;
-    let ours: Vec<&Namespace> = managed.iter().filter(|n| n.labels().get("govcloud.io/request-namespace").is_some_and(|rn| namespaces.contains(rn))).collect();
-    assert_eq!(ours.len(), namespaces.len() * REQUESTS_PER_NS, "one tenant namespace per request");
+    let managed = Api::<Namespace>::all(admin.clone())
+        .list(&ListParams::default().labels("govcloud.io/managed=true"))
+        .await?
+        .items;
+    let ours: Vec<&Namespace> = managed
+        .iter()
+        .filter(|n| {
+            n.labels()
+                .get("govcloud.io/request-namespace")
+                .is_some_and(|rn| namespaces.contains(rn))
+        })
+        .collect();
+    assert_eq!(
+        ours.len(),
+        namespaces.len() * REQUESTS_PER_NS,
+        "one tenant namespace per request"
+    );
     for ns in &namespaces {
-        for r in Api::<CloudResourceRequest>::namespaced(admin.clone(), ns).list(&ListParams::default()).await?.items {
+        for r in Api::<CloudResourceRequest>::namespaced(admin.clone(), ns)
+            .list(&ListParams::default())
+            .await?
+            .items
+        {
             let st = r.status.clone().unwrap();
             let tenant = st.tenant_namespace.clone().unwrap();
-            let n = ours.iter().find(|n| n.name_any() == tenant).expect("tenant namespace exists");
-            assert_eq!(n.annotations().get("govcloud.io/owner-uid"), r.metadata.uid.as_ref());
-            assert_eq!(st.grant.as_ref().and_then(|g| g.cpu.clone()), Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("1".into())));
+            let n = ours
+                .iter()
+                .find(|n| n.name_any() == tenant)
+                .expect("tenant namespace exists");
+            assert_eq!(
+                n.annotations().get("govcloud.io/owner-uid"),
+                r.metadata.uid.as_ref()
+            );
+            assert_eq!(
+                st.grant.as_ref().and_then(|g| g.cpu.clone()),
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("1".into()))
+            );
             assert_eq!(r.finalizers(), ["govcloud.io/tenant-protection"]);
         }
     }
@@ -99,7 +181,15 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
     let before = resource_versions(&admin, &namespaces).await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     let after = resource_versions(&admin, &namespaces).await?;
-    let changed: Vec<_> = before.iter().filter(|(k, v)| after.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
-    assert!(changed.is_empty(), "rewritten while converged: {changed:?}\n{}", operator_log());
+    let changed: Vec<_> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "rewritten while converged: {changed:?}\n{}",
+        operator_log()
+    );
     Ok(())
 }

@@ -128,6 +128,10 @@ pub struct ResourceChangeStatus {
     /// The new total passes the policy's share of the project quota (SH 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_escalation: Option<bool>,
+    /// When the decision in force took effect (`approval.decidedAt`, or when first seen;
+    /// for an automatic approval, when it was made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
     /// When the current generation was submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<DateTime<Utc>>,
@@ -140,7 +144,8 @@ pub struct ResourceChangeStatus {
     /// The soonest deadline still ahead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_deadline: Option<NextDeadline>,
-    /// Conditions: Invalid, ReviewOverdue, ApplyOverdue, RequiresEscalation, CalendarIncomplete.
+    /// Conditions: Ready, Invalid, ReviewOverdue, ApplyOverdue, RequiresEscalation,
+    /// CalendarIncomplete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The generation the status describes.

@@ -108,6 +108,10 @@ pub struct ExitRequestStatus {
     /// The generation the approval applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_generation: Option<i64>,
+    /// When the decision in force took effect (`approval.decidedAt`, or when first seen;
+    /// for an automatic approval, when it was made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
     /// When the current generation was submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<DateTime<Utc>>,

@@ -310,6 +310,9 @@ pub struct CloudResourceRequestStatus {
     /// Billing (GY 7, XB 21.1: from the confirmed opening date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing: Option<Billing>,
+    /// ResourceChanges applied to the grant, in the order they were applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_changes: Vec<AppliedChange>,
     /// Replicas recorded when workloads were scaled to zero, restored on resume; keys are
     /// `Deployment/<name>` and `StatefulSet/<name>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -323,6 +326,18 @@ pub struct CloudResourceRequestStatus {
     /// The generation the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// A ResourceChange that became part of the grant.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedChange {
+    /// The ResourceChange's name.
+    pub name: String,
+    /// The ResourceChange's UID.
+    pub uid: String,
+    /// When it was applied.
+    pub applied_at: DateTime<Utc>,
 }
 
 /// The deadlines of a request (RFC 3339).

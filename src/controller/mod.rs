@@ -3,6 +3,8 @@
 //! (server-side apply under one field manager) → write status (only when it changed) →
 //! publish Events → requeue at the next deadline.
 
+pub mod change;
+pub mod exit;
 pub mod request;
 pub mod tenant;
 
@@ -19,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, WorkCalendar};
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::metrics::Metrics;
 use crate::policy::calendar::{Calendar, CalendarDay};
 use crate::policy::request::Notice;
@@ -96,11 +98,18 @@ pub struct Context {
     pub capacity: tokio::sync::Mutex<CapacityLedger>,
     /// Per-object retry counts for the error backoff.
     pub retries: Mutex<HashMap<String, u32>>,
-    /// Requests to look at again (capacity freed).
-    pub wake: tokio::sync::mpsc::UnboundedSender<
-        kube::runtime::reflector::ObjectRef<CloudResourceRequest>,
-    >,
+    /// ResourceChange objects.
+    pub changes: Store<ResourceChange>,
+    /// Requests to look at again (capacity freed, a change approved, an exit due).
+    pub wake: Wake<CloudResourceRequest>,
+    /// Changes to look at again (applied by their request).
+    pub wake_changes: Wake<ResourceChange>,
+    /// Exits to look at again (their request changed phase).
+    pub wake_exits: Wake<ExitRequest>,
 }
+
+/// A channel that makes a controller reconcile an object.
+pub type Wake<K> = tokio::sync::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<K>>;
 
 /// What the operator itself changed about pool capacity that the store may not show yet
 /// (its watch lags its own writes): grants just reserved, and requests just released.

@@ -16,7 +16,10 @@ use kube::{Api, ResourceExt};
 use super::{
     Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, tenant, write_status,
 };
-use crate::api::{CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase};
+use crate::api::{
+    ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
+};
+use crate::policy::change;
 use crate::policy::conditions::{self, types};
 use crate::policy::quantity::Amounts;
 use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
@@ -113,6 +116,35 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         _ => None,
     };
 
+    // Gather: approved ResourceChanges not yet in the grant.
+    let applied: Vec<String> = current
+        .applied_changes
+        .iter()
+        .map(|a| a.uid.clone())
+        .collect();
+    let approved: Vec<_> = ctx
+        .changes
+        .state()
+        .into_iter()
+        .filter(|c| {
+            c.namespace().as_deref() == Some(namespace)
+                && c.spec.request == name
+                && c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved)
+        })
+        .collect();
+    let listed: Vec<_> = approved
+        .iter()
+        .map(|c| {
+            (
+                c.metadata.name.as_deref().unwrap_or_default(),
+                c.metadata.uid.as_deref().unwrap_or_default(),
+                c.status.as_ref().and_then(|s| s.decided_at),
+                &c.spec,
+            )
+        })
+        .collect();
+    let pending_changes = change::pending_for(&applied, &listed);
+
     // Gather: capacity in use by the other requests of this policy. Decisions that may
     // reserve capacity are serialized, and count reservations not yet in the store.
     let reserving = current.grant.is_none()
@@ -166,6 +198,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         has_pods,
         capacity_in_use: &in_use,
         exit_reclaim,
+        pending_changes: &pending_changes,
         now,
     };
     let mut outcome = decide(&inputs);
@@ -242,6 +275,27 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
     }
     publish(ctx, req, &outcome.notices).await;
+    // Tell the change and exit controllers what this request did for them.
+    for applied in outcome
+        .status
+        .applied_changes
+        .iter()
+        .skip(current.applied_changes.len())
+    {
+        let _ = ctx
+            .wake_changes
+            .send(ObjectRef::new(&applied.name).within(namespace));
+    }
+    if outcome.status.phase != current.phase {
+        for e in ctx
+            .exits
+            .state()
+            .iter()
+            .filter(|e| e.namespace().as_deref() == Some(namespace) && e.spec.request == name)
+        {
+            let _ = ctx.wake_exits.send(ObjectRef::from_obj(e.as_ref()));
+        }
+    }
 
     let releases = holds_capacity(Some(&current))
         && (!holds_capacity(Some(&outcome.status)) || outcome.release_finalizer);

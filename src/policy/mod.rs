@@ -6,9 +6,11 @@
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
 pub mod calendar;
+pub mod change;
 pub mod conditions;
 pub mod deadline;
 pub mod duration;
+pub mod exit;
 pub mod quantity;
 pub mod request;
 pub mod rules;

@@ -94,6 +94,8 @@ pub struct Inputs<'a> {
     pub capacity_in_use: &'a Amounts,
     /// An approved exit says: reclaim now (its transition ended and the backup is confirmed).
     pub exit_reclaim: bool,
+    /// Approved ResourceChanges not yet in the grant, oldest decision first.
+    pub pending_changes: &'a [super::change::GrantChange],
     /// The time of the decision.
     pub now: DateTime<Utc>,
 }
@@ -490,6 +492,13 @@ pub fn notices(old: &CloudResourceRequestStatus, new: &CloudResourceRequestStatu
     } else if let Some(phase) = new.phase.filter(|p| Some(*p) != old.phase) {
         out.push(phase_notice(phase, new));
     }
+    for applied in new.applied_changes.iter().skip(old.applied_changes.len()) {
+        out.push(Notice {
+            warning: false,
+            reason: "ChangeApplied",
+            message: format!("ResourceChange {} applied to the grant", applied.name),
+        });
+    }
     for c in &new.conditions {
         if c.status == "True"
             && !conditions::is_true(&old.conditions, &c.type_)
@@ -842,6 +851,13 @@ fn lifecycle_granted(
     let now = i.now;
     let emergency = i.spec.emergency;
     let namespace = st.tenant_namespace.clone().unwrap_or_default();
+    let opened = st
+        .billing
+        .as_ref()
+        .is_some_and(|b| b.started_at.is_some() && b.stopped_at.is_none());
+    if opened && !i.exit_reclaim {
+        apply_changes(i, rules, st, wanted);
+    }
     let class = st.granted_class.unwrap_or(i.spec.class);
     let grant = st
         .grant
@@ -979,6 +995,54 @@ fn lifecycle_granted(
         started,
         &tenant_spec,
     )
+}
+
+/// Folds approved ResourceChanges into the grant, in order (GY 9, SH 19, SH 23–24). A
+/// change that would overflow the pool waits.
+fn apply_changes(
+    i: &Inputs<'_>,
+    rules: &Rules,
+    st: &mut CloudResourceRequestStatus,
+    wanted: &mut Vec<Wanted>,
+) {
+    for change in i.pending_changes {
+        if st.applied_changes.iter().any(|a| a.uid == change.uid) {
+            continue;
+        }
+        let grant = st
+            .grant
+            .as_ref()
+            .and_then(|g| Amounts::parse("status.grant", g).ok())
+            .unwrap_or_default();
+        let next = grant.overlay(&change.resources);
+        if let Some(cap) = &rules.capacity {
+            let over = i.capacity_in_use.plus(&next).exceeding(cap);
+            if !over.is_empty() && !next.is_within(&grant) {
+                wanted.push(Wanted::yes(
+                    types::INSUFFICIENT_CAPACITY,
+                    "ChangeWaitsForCapacity",
+                    format!("ResourceChange {} does not fit the pool of policy {:?}; waiting for capacity", change.name, rules.name),
+                ));
+                return;
+            }
+        }
+        st.grant = Some(next.to_api());
+        if let Some(class) = change.convert_to {
+            st.granted_class = Some(class);
+            if !class.is_time_boxed() {
+                st.granted_duration = None;
+                st.extended_to = None;
+            }
+        }
+        if let Some(date) = change.extend_to {
+            st.extended_to = Some(date.format("%Y-%m-%d").to_string());
+        }
+        st.applied_changes.push(crate::api::AppliedChange {
+            name: change.name.clone(),
+            uid: change.uid.clone(),
+            applied_at: i.now,
+        });
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

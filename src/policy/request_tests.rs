@@ -60,6 +60,7 @@ struct World {
     in_use: Amounts,
     deleting: bool,
     exit_reclaim: bool,
+    changes: Vec<crate::policy::change::GrantChange>,
 }
 
 impl World {
@@ -75,6 +76,7 @@ impl World {
             in_use: Amounts::default(),
             deleting: false,
             exit_reclaim: false,
+            changes: Vec::new(),
         }
     }
 
@@ -94,6 +96,7 @@ impl World {
             has_pods: self.has_pods,
             capacity_in_use: &self.in_use,
             exit_reclaim: self.exit_reclaim,
+            pending_changes: &self.changes,
             now,
         })
     }
@@ -292,6 +295,7 @@ fn an_unknown_policy_is_invalid() {
         has_pods: None,
         capacity_in_use: &w.in_use,
         exit_reclaim: false,
+        pending_changes: &[],
         now: t(2026, 3, 2, 10),
     });
     assert_eq!(out.status.phase, Some(RequestPhase::Invalid));
@@ -631,4 +635,113 @@ fn a_deadline_in_a_year_without_data_is_flagged() {
         types::CALENDAR_INCOMPLETE
     ));
     let _ = GovCloudPolicySpec::default();
+}
+
+#[test]
+fn approved_changes_fold_into_the_grant_in_order() {
+    use crate::policy::change::GrantChange;
+    let mut w = World::new(RequestClass::Test);
+    w.step(t(2026, 3, 2, 10));
+    w.approve(None);
+    w.step(t(2026, 3, 3, 10));
+    w.step(t(2026, 3, 3, 10));
+    let amounts = |cpu: &str| {
+        Amounts::parse(
+            "r",
+            &ResourceAmounts {
+                cpu: Some(IntOrString::String(cpu.into())),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    w.changes = vec![
+        GrantChange {
+            name: "grow".into(),
+            uid: "c1".into(),
+            resources: amounts("16"),
+            extend_to: None,
+            convert_to: None,
+        },
+        GrantChange {
+            name: "trim".into(),
+            uid: "c2".into(),
+            resources: amounts("12"),
+            extend_to: None,
+            convert_to: Some(RequestClass::Production),
+        },
+    ];
+    let out = w.step(t(2026, 3, 4, 10));
+    assert_eq!(
+        out.status.grant.as_ref().unwrap().cpu,
+        Some(IntOrString::String("12".into())),
+        "the later change wins"
+    );
+    assert_eq!(
+        out.status.grant.as_ref().unwrap().memory,
+        Some(IntOrString::String("32Gi".into())),
+        "untouched kinds stay"
+    );
+    assert_eq!(
+        out.status
+            .applied_changes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>(),
+        ["grow", "trim"]
+    );
+    assert_eq!(out.status.granted_class, Some(RequestClass::Production));
+    assert!(
+        out.status.deadlines.as_ref().unwrap().expires_at.is_none(),
+        "converted: no expiry any more (SH 19)"
+    );
+    let Action::Activate { tenant, .. } = &out.action else {
+        panic!()
+    };
+    assert_eq!(
+        tenant.quota.get("requests.cpu").map(String::as_str),
+        Some("12")
+    );
+    assert_eq!(
+        out.notices
+            .iter()
+            .filter(|n| n.reason == "ChangeApplied")
+            .count(),
+        2
+    );
+    // Applied once: deciding again changes nothing.
+    assert_eq!(w.decide(t(2026, 3, 4, 11)).status, w.status);
+}
+
+#[test]
+fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
+    use crate::policy::change::GrantChange;
+    let mut w = World::new(RequestClass::Test);
+    w.step(t(2026, 11, 2, 10));
+    w.approve(None);
+    w.step(t(2026, 11, 3, 10));
+    let active = w.step(t(2026, 11, 3, 10));
+    let expires = active.status.deadlines.unwrap().expires_at.unwrap();
+    w.step(expires);
+    w.status
+        .suspended_replicas
+        .insert("Deployment/web".into(), 2);
+    w.changes = vec![GrantChange {
+        name: "extend".into(),
+        uid: "c1".into(),
+        resources: Amounts::default(),
+        extend_to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
+        convert_to: None,
+    }];
+    let out = w.step(expires + chrono::Duration::hours(1));
+    assert_eq!(out.status.phase, Some(RequestPhase::Active));
+    assert_eq!(
+        out.status.deadlines.unwrap().expires_at,
+        Some(t(2027, 1, 1, 0))
+    );
+    let Action::Activate { restore, .. } = &out.action else {
+        panic!("{:?}", out.action)
+    };
+    assert_eq!(restore.get("Deployment/web"), Some(&2));
+    assert!(out.status.suspended_replicas.is_empty());
 }

@@ -1,0 +1,126 @@
+//! The ResourceChange reconciler: gather the request and its policy → `policy::change::decide`
+//! → status. Approval wakes the request, which applies the change to its grant and then
+//! wakes this controller to mark it Applied.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::{
+    Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, write_status,
+};
+use crate::api::{ChangePhase, CloudResourceRequest, ResourceChange, ResourceChangeStatus};
+use crate::policy::calendar::Calendar;
+use crate::policy::change::{ChangeInputs, decide};
+
+/// The kind, for metrics.
+pub const KIND: &str = "ResourceChange";
+
+/// Reconciles one change.
+pub async fn reconcile(obj: Arc<ResourceChange>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let started = Instant::now();
+    let result = reconcile_change(&obj, &ctx).await;
+    ctx.metrics.observe_reconcile(KIND, started.elapsed());
+    if result.is_ok() {
+        reset_backoff(&ctx, &obj.uid().unwrap_or_default());
+    }
+    result
+}
+
+/// Counts the failure and backs off per object.
+pub fn error_policy(obj: Arc<ResourceChange>, err: &Error, ctx: Arc<Context>) -> Requeue {
+    ctx.metrics.observe_failure(KIND, err.category());
+    tracing::warn!(change = %obj.name_any(), category = err.category(), error = %err, "reconcile failed");
+    backoff(&ctx, &obj.uid().unwrap_or_default())
+}
+
+async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue, Error> {
+    let name = obj
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.name"))?;
+    let namespace = obj
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
+    let uid = obj
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or(Error::MissingMetadata("metadata.uid"))?;
+    let now = Utc::now();
+    let current = obj.status.clone().unwrap_or_default();
+    let request = ctx
+        .requests
+        .get(&ObjectRef::<CloudResourceRequest>::new(&obj.spec.request).within(namespace));
+    let policy_name = request.as_ref().map(|r| {
+        r.spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| ctx.config.default_policy.clone())
+    });
+    let lookup = policy_name.as_deref().map(|p| ctx.policy(p));
+    let fallback = Calendar::cn_statutory();
+    let (rules, calendar) = match &lookup {
+        Some(PolicyLookup::Ready(r, c)) => (Some(r.as_ref()), c),
+        _ => (None, &fallback),
+    };
+    // GY 9: an earlier recurring change of this request that carried a justification.
+    let applied_uids: Vec<String> = request
+        .as_ref()
+        .and_then(|r| r.status.as_ref())
+        .map(|s| s.applied_changes.iter().map(|a| a.uid.clone()).collect())
+        .unwrap_or_default();
+    let prior_recurring_justified = ctx.changes.state().iter().any(|c| {
+        c.namespace().as_deref() == Some(namespace)
+            && c.spec.request == obj.spec.request
+            && c.spec.recurring
+            && c.spec
+                .justification
+                .as_deref()
+                .is_some_and(|j| !j.trim().is_empty())
+            && c.uid()
+                .is_some_and(|u| applied_uids.contains(&u) && u != uid)
+    });
+    let outcome = decide(&ChangeInputs {
+        uid,
+        generation: obj.metadata.generation.unwrap_or(0),
+        spec: &obj.spec,
+        status: &current,
+        request: request.as_deref(),
+        rules,
+        calendar,
+        prior_recurring_justified,
+        now,
+    });
+    let api: Api<ResourceChange> = Api::namespaced(ctx.client.clone(), namespace);
+    write_status(
+        &api,
+        name,
+        Some(&without_approval(&current)),
+        &without_approval(&outcome.status),
+    )
+    .await?;
+    publish(ctx, obj, &outcome.notices).await;
+    if outcome.status.phase == Some(ChangePhase::Approved)
+        && current.phase != Some(ChangePhase::Approved)
+    {
+        let _ = ctx
+            .wake
+            .send(ObjectRef::new(&obj.spec.request).within(namespace));
+    }
+    Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))
+}
+
+fn without_approval(s: &ResourceChangeStatus) -> ResourceChangeStatus {
+    ResourceChangeStatus {
+        approval: None,
+        ..s.clone()
+    }
+}

@@ -1,0 +1,557 @@
+//! The decisions about a ResourceChange: is it valid, what does it cost, does it need a
+//! justification (GY 9) or escalation (SH 20), is it approved (by an approver, or
+//! automatically for a scale-down), and is it overdue (GY 9, XB 22.4, SN 15).
+//!
+//! Applying an approved change to the grant is the request's own decision
+//! ([`super::request`]): one writer per grant, so two changes never lose an update.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use super::calendar::Calendar;
+use super::conditions::{self, Wanted, types};
+use super::deadline;
+use super::quantity::{Amounts, FieldError, ResourceKind, format_money, format_ratio};
+use super::request::Notice;
+use super::rules::Rules;
+use crate::api::{
+    ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, NextDeadline,
+    RequestClass, RequestPhase, ResourceChangeSpec, ResourceChangeStatus,
+};
+
+/// Condition: the change must go to the economic-informatization department (SH 20).
+pub const REQUIRES_ESCALATION: &str = "RequiresEscalation";
+/// Condition: approved but not applied by `applyBy`.
+pub const APPLY_OVERDUE: &str = "ApplyOverdue";
+
+/// Everything a change decision needs.
+pub struct ChangeInputs<'a> {
+    /// The change's UID.
+    pub uid: &'a str,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// The spec.
+    pub spec: &'a ResourceChangeSpec,
+    /// The current status.
+    pub status: &'a ResourceChangeStatus,
+    /// The request it changes, if it exists.
+    pub request: Option<&'a CloudResourceRequest>,
+    /// The policy of that request.
+    pub rules: Option<&'a Rules>,
+    /// Its calendar.
+    pub calendar: &'a Calendar,
+    /// An earlier recurring change of the same request carried a justification and was
+    /// applied (GY 9: recurring changes need one only the first time).
+    pub prior_recurring_justified: bool,
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+}
+
+/// The outcome of a change decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeOutcome {
+    /// The status to write.
+    pub status: ResourceChangeStatus,
+    /// When to look again.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Events to publish.
+    pub notices: Vec<Notice>,
+}
+
+/// What an approved change does to a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantChange {
+    /// The change's name.
+    pub name: String,
+    /// The change's UID.
+    pub uid: String,
+    /// New amounts for the kinds listed.
+    pub resources: Amounts,
+    /// New expiry date.
+    pub extend_to: Option<NaiveDate>,
+    /// New class.
+    pub convert_to: Option<RequestClass>,
+}
+
+/// Parses what a change asks for. Errors name the field.
+pub fn parse(spec: &ResourceChangeSpec) -> Result<(Amounts, Option<NaiveDate>), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let resources = match &spec.resources {
+        None => Amounts::default(),
+        Some(r) => Amounts::parse("spec.resources", r).unwrap_or_else(|e| {
+            errors.extend(e);
+            Amounts::default()
+        }),
+    };
+    let extend_to = spec.extend_to.as_deref().and_then(|d| {
+        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "spec.extendTo",
+                    format!("{d:?} is not a date (YYYY-MM-DD)"),
+                ))
+            })
+            .ok()
+    });
+    let asks_nothing = ResourceKind::ALL.iter().all(|k| !resources.has(*k))
+        && spec.extend_to.is_none()
+        && spec.convert_to.is_none();
+    if asks_nothing && errors.is_empty() {
+        errors.push(FieldError::new(
+            "spec",
+            "changes nothing: give resources, extendTo or convertTo",
+        ));
+    }
+    if errors.is_empty() {
+        Ok((resources, extend_to))
+    } else {
+        Err(errors)
+    }
+}
+
+fn request_rejects(
+    spec: &ResourceChangeSpec,
+    request: &CloudResourceRequest,
+    rules: &Rules,
+    calendar: &Calendar,
+    submitted: DateTime<Utc>,
+    extend_to: Option<NaiveDate>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let st = request.status.clone().unwrap_or_default();
+    let class = st.granted_class.unwrap_or(request.spec.class);
+    if let Some(date) = extend_to {
+        let deadlines = st.deadlines.clone().unwrap_or_default();
+        match (class.is_time_boxed(), deadlines.expires_at) {
+            (false, _) | (_, None) => errors.push(FieldError::new(
+                "spec.extendTo",
+                format!(
+                    "request {:?} ({}) has no expiry to extend",
+                    request.metadata.name.clone().unwrap_or_default(),
+                    class.as_str()
+                ),
+            )),
+            (true, Some(expires_at)) => {
+                if deadline::end_of_day(date, rules.time_zone) <= expires_at {
+                    errors.push(FieldError::new(
+                        "spec.extendTo",
+                        format!(
+                            "{date} is not after the current expiry {}",
+                            expires_at.to_rfc3339()
+                        ),
+                    ));
+                }
+                if let Some(by) = deadlines.extension_request_by.filter(|by| submitted > *by) {
+                    errors.push(FieldError::new(
+                        "spec.extendTo",
+                        format!("filed too late: an extension had to be requested by {} (SH 23, SH 24: at least {} before expiry)", by.to_rfc3339(), rules.class(class).and_then(|c| c.extension_notice_before).map(|d| d.to_string()).unwrap_or_default()),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(target) = spec.convert_to
+        && !(class == RequestClass::Test && target == RequestClass::Production)
+        && target != class
+    {
+        {
+            errors.push(FieldError::new("spec.convertTo", format!("{} → {} is not a conversion the rules provide; only Test → Production after validation (SH 19)", class.as_str(), target.as_str())));
+        }
+    }
+    let _ = calendar;
+    errors
+}
+
+fn take_decision(
+    st: &mut ResourceChangeStatus,
+    generation: i64,
+    now: DateTime<Utc>,
+) -> Option<Decision> {
+    let approval = st.approval.clone()?;
+    if approval.generation.is_some_and(|g| g != generation) {
+        return None;
+    }
+    if st.decided_at.is_none()
+        || st.approved_generation != Some(generation) && approval.decision == Decision::Approved
+    {
+        st.decided_at = Some(approval.decided_at.unwrap_or(now));
+    }
+    if approval.decision == Decision::Approved {
+        st.approved_generation = Some(generation);
+    }
+    Some(approval.decision)
+}
+
+/// Decides a change's status.
+pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
+    let now = i.now;
+    let mut st = i.status.clone();
+    st.submitted_at.get_or_insert(now);
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut wake = Vec::new();
+    let mut deadlines = ChangeDeadlines::default();
+    let mut incomplete = false;
+
+    let applied = i
+        .request
+        .and_then(|r| r.status.as_ref())
+        .and_then(|s| s.applied_changes.iter().find(|a| a.uid == i.uid))
+        .map(|a| a.applied_at);
+    if let Some(at) = applied {
+        st.phase = Some(ChangePhase::Applied);
+        st.applied_at = Some(at);
+        wanted.push(Wanted::yes(types::READY, "Applied", "applied to the grant"));
+        return finish(i, st, wanted, deadlines, vec![], false);
+    }
+    if st.phase == Some(ChangePhase::Applied) {
+        // The request is gone after the change was applied: it stays Applied.
+        return ChangeOutcome {
+            status: st,
+            wake_at: None,
+            notices: vec![],
+        };
+    }
+
+    let invalid = |st: ResourceChangeStatus, message: String| {
+        let mut st = st;
+        st.phase = Some(ChangePhase::Invalid);
+        let wanted = vec![
+            Wanted::no(types::READY, "Invalid", "the change is invalid"),
+            Wanted::yes(types::INVALID, "InvalidSpec", message),
+        ];
+        finish(i, st, wanted, ChangeDeadlines::default(), vec![], false)
+    };
+    let Some(request) = i.request else {
+        return invalid(
+            st,
+            format!(
+                "spec.request: CloudResourceRequest {:?} not found in this namespace",
+                i.spec.request
+            ),
+        );
+    };
+    let Some(rules) = i.rules else {
+        return invalid(
+            st,
+            format!(
+                "spec.request: the policy of {:?} is missing or invalid",
+                i.spec.request
+            ),
+        );
+    };
+    let req_status = request.status.clone().unwrap_or_default();
+    let decided_before = matches!(st.phase, Some(ChangePhase::Approved));
+    let request_phase = req_status.phase;
+    let open_for_changes = matches!(request_phase, Some(RequestPhase::Active))
+        || (i.spec.extend_to.is_some() && request_phase == Some(RequestPhase::Suspended));
+    if !decided_before && !open_for_changes {
+        let phase = request_phase
+            .map(|p| p.as_str())
+            .unwrap_or("not yet reviewed");
+        return invalid(
+            st,
+            format!(
+                "spec.request: CloudResourceRequest {:?} is {phase}, not Active",
+                i.spec.request
+            ),
+        );
+    }
+    let (resources, extend_to) = match parse(i.spec) {
+        Ok(p) => p,
+        Err(errors) => {
+            return invalid(
+                st,
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+        }
+    };
+    let submitted = st.submitted_at.unwrap_or(now);
+    let errors = request_rejects(i.spec, request, rules, i.calendar, submitted, extend_to);
+    if !errors.is_empty() && !decided_before {
+        return invalid(
+            st,
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
+
+    // Cost (SH 15, SH 27) before and after.
+    let grant = req_status
+        .grant
+        .as_ref()
+        .and_then(|g| Amounts::parse("status.grant", g).ok())
+        .unwrap_or_default();
+    let class = req_status.granted_class.unwrap_or(request.spec.class);
+    let new_class = i.spec.convert_to.unwrap_or(class);
+    let after = grant.overlay(&resources);
+    let cost = |a: &Amounts, c: RequestClass| {
+        if rules.class(c).is_some_and(|l| l.free) {
+            Decimal::ZERO
+        } else {
+            a.monthly_cost(&rules.prices)
+        }
+    };
+    let (old_cost, new_cost) = (cost(&grant, class), cost(&after, new_class));
+    let delta = new_cost - old_cost;
+    let ratio = (!old_cost.is_zero()).then(|| delta / old_cost);
+    st.cost_delta = Some(CostDelta {
+        monthly: format_money(delta),
+        ratio: ratio.map(format_ratio),
+    });
+
+    // GY 9: ≥ the money threshold, or above the ratio, needs a justified adjustment plan.
+    let over_money = rules
+        .justification_monthly_cost
+        .is_some_and(|t| delta >= t && delta > Decimal::ZERO);
+    let over_ratio = match (rules.justification_ratio, ratio) {
+        (Some(t), Some(r)) => r > t,
+        (Some(_), None) => {
+            delta > Decimal::ZERO && old_cost.is_zero() && rules.justification_ratio.is_some()
+        }
+        _ => false,
+    };
+    let requires_justification = over_money || over_ratio;
+    st.requires_justification = Some(requires_justification);
+    let justified = i
+        .spec
+        .justification
+        .as_deref()
+        .is_some_and(|j| !j.trim().is_empty());
+    let exempt = justified || (i.spec.recurring && i.prior_recurring_justified);
+    if requires_justification && !exempt && !decided_before {
+        return invalid(
+            st,
+            format!(
+                "spec.justification: required — the change adds {} {} a month ({}), at or above the policy's threshold (GY 9: ≥ {} or > {}%)",
+                format_money(delta),
+                rules.currency,
+                ratio
+                    .map(|r| format!("{}%", (r * Decimal::ONE_HUNDRED).round_dp(1)))
+                    .unwrap_or_else(|| "from zero".into()),
+                rules
+                    .justification_monthly_cost
+                    .map(format_money)
+                    .unwrap_or_default(),
+                rules
+                    .justification_ratio
+                    .map(|r| (r * Decimal::ONE_HUNDRED).normalize().to_string())
+                    .unwrap_or_default()
+            ),
+        );
+    }
+
+    // SH 20: a total above the policy's share of the project quota is escalated.
+    let project_quota = request
+        .spec
+        .project
+        .as_ref()
+        .and_then(|p| p.quota.as_ref())
+        .and_then(|q| Amounts::parse("q", q).ok());
+    let escalate = match (rules.escalate_above_project_quota, &project_quota) {
+        (Some(share), Some(q)) => ResourceKind::ALL
+            .iter()
+            .any(|k| q.has(*k) && after.get(*k) > q.get(*k) * share),
+        _ => false,
+    };
+    st.requires_escalation = Some(escalate);
+    if escalate {
+        let share = rules
+            .escalate_above_project_quota
+            .map(|s| (s * Decimal::ONE_HUNDRED).normalize().to_string())
+            .unwrap_or_default();
+        wanted.push(Wanted::yes(REQUIRES_ESCALATION, "AboveProjectQuota", format!("the new total exceeds {share}% of the project quota: the economic-informatization department must approve too (SH 20)")));
+    }
+
+    // The decision: automatic for a pure scale-down when the policy allows it.
+    let scale_down =
+        after.is_within(&grant) && i.spec.extend_to.is_none() && i.spec.convert_to.is_none();
+    let decision = if scale_down && rules.auto_approve_scale_down {
+        st.auto_approved = Some(true);
+        st.approved_generation = Some(i.generation);
+        st.decided_at.get_or_insert(now);
+        Some(Decision::Approved)
+    } else {
+        st.auto_approved = None;
+        take_decision(&mut st, i.generation, now)
+    };
+    let mut clock = |t: DateTime<Utc>, d| {
+        let dl = deadline::add(t, d, i.calendar, rules.time_zone);
+        incomplete |= !dl.calendar_complete;
+        dl.at
+    };
+    let review_by = clock(submitted, rules.change_review_within);
+    deadlines.review_by = Some(review_by);
+    match decision {
+        None => {
+            st.phase = Some(ChangePhase::Submitted);
+            wanted.push(Wanted::no(
+                types::READY,
+                "AwaitingReview",
+                "waiting for the bureau's decision",
+            ));
+            if now >= review_by {
+                wanted.push(Wanted::yes(
+                    types::REVIEW_OVERDUE,
+                    "ReviewDeadlinePassed",
+                    format!("no decision by {} (GY 9, XB 22.4)", review_by.to_rfc3339()),
+                ));
+            } else {
+                wake.push(("reviewBy", review_by));
+            }
+        }
+        Some(Decision::Rejected) => {
+            st.phase = Some(ChangePhase::Rejected);
+            let why = st
+                .approval
+                .as_ref()
+                .and_then(|a| a.comment.clone())
+                .unwrap_or_else(|| "no reason given".into());
+            wanted.push(Wanted::no(
+                types::READY,
+                "Rejected",
+                format!("rejected: {why}"),
+            ));
+        }
+        Some(Decision::Approved) => {
+            st.phase = Some(ChangePhase::Approved);
+            let apply_by = clock(st.decided_at.unwrap_or(now), rules.change_apply_within);
+            deadlines.apply_by = Some(apply_by);
+            wanted.push(Wanted::no(
+                types::READY,
+                "Approved",
+                "approved; being applied to the grant",
+            ));
+            if now >= apply_by {
+                wanted.push(Wanted::yes(
+                    APPLY_OVERDUE,
+                    "ApplyDeadlinePassed",
+                    format!("not applied by {} (GY 9, SN 15)", apply_by.to_rfc3339()),
+                ));
+            } else {
+                wake.push(("applyBy", apply_by));
+            }
+        }
+    }
+    if incomplete {
+        wanted.push(Wanted::yes(
+            types::CALENDAR_INCOMPLETE,
+            "YearWithoutData",
+            "a deadline reaches a year without statutory calendar data",
+        ));
+    }
+    finish(i, st, wanted, deadlines, wake, true)
+}
+
+fn finish(
+    i: &ChangeInputs<'_>,
+    mut st: ResourceChangeStatus,
+    mut wanted: Vec<Wanted>,
+    deadlines: ChangeDeadlines,
+    mut upcoming: Vec<(&'static str, DateTime<Utc>)>,
+    keep_deadlines: bool,
+) -> ChangeOutcome {
+    wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
+    wanted.dedup_by_key(|w| w.type_);
+    st.conditions = conditions::merge(&i.status.conditions, wanted, i.now, Some(i.generation));
+    st.observed_generation = Some(i.generation);
+    if keep_deadlines || st.phase == Some(ChangePhase::Invalid) {
+        st.deadlines = (deadlines != ChangeDeadlines::default()).then_some(deadlines);
+    }
+    upcoming.sort_by_key(|(_, t)| *t);
+    st.next_deadline = upcoming.first().map(|(n, at)| NextDeadline {
+        name: (*n).into(),
+        at: *at,
+    });
+    let wake_at = upcoming.first().map(|(_, t)| *t);
+    let notices = notices(i.status, &st);
+    ChangeOutcome {
+        status: st,
+        wake_at,
+        notices,
+    }
+}
+
+fn notices(old: &ResourceChangeStatus, new: &ResourceChangeStatus) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if let Some(phase) = new.phase.filter(|p| Some(*p) != old.phase) {
+        let (warning, reason, message) = match phase {
+            ChangePhase::Submitted => (false, "Submitted", "submitted for review".to_string()),
+            ChangePhase::Approved if new.auto_approved == Some(true) => (
+                false,
+                "AutoApproved",
+                "a scale-down, approved automatically".to_string(),
+            ),
+            ChangePhase::Approved => (false, "Approved", "approved; being applied".to_string()),
+            ChangePhase::Rejected => (true, "Rejected", "rejected".to_string()),
+            ChangePhase::Applied => (false, "Applied", "applied to the grant".to_string()),
+            ChangePhase::Invalid => (
+                true,
+                "Invalid",
+                conditions::find(&new.conditions, types::INVALID)
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default(),
+            ),
+        };
+        out.push(Notice {
+            warning,
+            reason,
+            message,
+        });
+    }
+    for c in &new.conditions {
+        let warn = matches!(
+            c.type_.as_str(),
+            types::REVIEW_OVERDUE | APPLY_OVERDUE | REQUIRES_ESCALATION
+        );
+        if c.status == "True" && warn && !conditions::is_true(&old.conditions, &c.type_) {
+            let reason = match c.type_.as_str() {
+                types::REVIEW_OVERDUE => "ReviewOverdue",
+                APPLY_OVERDUE => "ApplyOverdue",
+                _ => "RequiresEscalation",
+            };
+            out.push(Notice {
+                warning: true,
+                reason,
+                message: c.message.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The approved changes of a request still to apply, oldest decision first.
+pub fn pending_for(
+    request_uid_applied: &[String],
+    changes: &[(&str, &str, Option<DateTime<Utc>>, &ResourceChangeSpec)],
+) -> Vec<GrantChange> {
+    let mut pending: Vec<_> = changes
+        .iter()
+        .filter(|(_, uid, _, _)| !request_uid_applied.iter().any(|a| a == uid))
+        .filter_map(|(name, uid, decided, spec)| {
+            let (resources, extend_to) = parse(spec).ok()?;
+            Some((
+                *decided,
+                GrantChange {
+                    name: (*name).to_string(),
+                    uid: (*uid).to_string(),
+                    resources,
+                    extend_to,
+                    convert_to: spec.convert_to,
+                },
+            ))
+        })
+        .collect();
+    pending.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    pending.into_iter().map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+#[path = "change_tests.rs"]
+mod tests;

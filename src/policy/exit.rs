@@ -1,0 +1,603 @@
+//! The decisions about an ExitRequest (SN 16, GY 11, SH 21, XB 23, YX 9): filed in time
+//! after the last use, reviewed, a transition to migrate off and back up, and only then —
+//! with the backup confirmed — reclamation of the tenant namespace.
+//!
+//! The request controller deletes the namespace when an exit is `Reclaiming`; this decides
+//! when that is, and sees it `Completed` once the request is `Reclaimed`.
+//! `reclaimBy` is the end of the transition plus `exit.reviewWithin` (SH 21: reclaimed
+//! within 10 wd; GY 11: within 5 wd).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::calendar::Calendar;
+use super::conditions::{self, Wanted, types};
+use super::deadline;
+use super::request::Notice;
+use super::rules::Rules;
+use crate::api::{
+    CloudResourceRequest, Decision, ExitDeadlines, ExitPhase, ExitRequestSpec, ExitRequestStatus,
+    NextDeadline, RequestPhase,
+};
+
+/// Condition: filed later than `exit.submitWithin` after the last use (SN 16).
+pub const LATE_SUBMISSION: &str = "LateSubmission";
+/// Condition: the transition ended but the unit has not confirmed its backup.
+pub const AWAITING_BACKUP: &str = "AwaitingBackupConfirmation";
+/// Condition: not reclaimed by `reclaimBy`.
+pub const RECLAIM_OVERDUE: &str = "ReclaimOverdue";
+
+/// Everything an exit decision needs.
+pub struct ExitInputs<'a> {
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// When the exit was filed (`metadata.creationTimestamp`).
+    pub filed_at: DateTime<Utc>,
+    /// The spec.
+    pub spec: &'a ExitRequestSpec,
+    /// The current status.
+    pub status: &'a ExitRequestStatus,
+    /// The request it terminates, if it exists.
+    pub request: Option<&'a CloudResourceRequest>,
+    /// The policy of that request.
+    pub rules: Option<&'a Rules>,
+    /// Its calendar.
+    pub calendar: &'a Calendar,
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+}
+
+/// The outcome of an exit decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExitOutcome {
+    /// The status to write.
+    pub status: ExitRequestStatus,
+    /// When to look again.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// The request must look again (reclamation starts).
+    pub wake_request: bool,
+    /// Events to publish.
+    pub notices: Vec<Notice>,
+}
+
+/// Decides an exit's status.
+pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
+    let now = i.now;
+    let mut st = i.status.clone();
+    st.submitted_at.get_or_insert(i.filed_at);
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut upcoming: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
+    let mut deadlines = ExitDeadlines::default();
+    let mut wake_request = false;
+    let mut incomplete = false;
+
+    if st.phase == Some(ExitPhase::Completed) {
+        return ExitOutcome {
+            status: st,
+            wake_at: None,
+            wake_request: false,
+            notices: vec![],
+        };
+    }
+    let request_phase = i
+        .request
+        .and_then(|r| r.status.as_ref())
+        .and_then(|s| s.phase);
+    // Reclaimed (or reclaimed and then deleted) while this exit was reclaiming: done.
+    if st.phase == Some(ExitPhase::Reclaiming)
+        && (i.request.is_none() || request_phase == Some(RequestPhase::Reclaimed))
+    {
+        st.phase = Some(ExitPhase::Completed);
+        st.completed_at = Some(now);
+        wanted.push(Wanted::yes(
+            types::READY,
+            "Completed",
+            "the tenant namespace was reclaimed and billing stopped",
+        ));
+        return finish(i, st, wanted, Some(deadlines_of(i.status)), vec![], false);
+    }
+    let invalid = |mut st: ExitRequestStatus, message: String| {
+        st.phase = Some(ExitPhase::Invalid);
+        let wanted = vec![
+            Wanted::no(types::READY, "Invalid", "the exit is invalid"),
+            Wanted::yes(types::INVALID, "InvalidSpec", message),
+        ];
+        finish(i, st, wanted, None, vec![], false)
+    };
+    let Some(request) = i.request else {
+        return invalid(
+            st,
+            format!(
+                "spec.request: CloudResourceRequest {:?} not found in this namespace",
+                i.spec.request
+            ),
+        );
+    };
+    let Some(rules) = i.rules else {
+        return invalid(
+            st,
+            format!(
+                "spec.request: the policy of {:?} is missing or invalid",
+                i.spec.request
+            ),
+        );
+    };
+    let provisioned = request
+        .status
+        .as_ref()
+        .is_some_and(|s| s.billing.as_ref().is_some_and(|b| b.started_at.is_some()));
+    if !provisioned {
+        return invalid(
+            st,
+            format!(
+                "spec.request: CloudResourceRequest {:?} was never provisioned; delete it instead",
+                i.spec.request
+            ),
+        );
+    }
+    if request_phase == Some(RequestPhase::Reclaimed) {
+        return invalid(
+            st,
+            format!(
+                "spec.request: CloudResourceRequest {:?} is already reclaimed",
+                i.spec.request
+            ),
+        );
+    }
+    let mut clock = |t: DateTime<Utc>, d| {
+        let dl = deadline::add(t, d, i.calendar, rules.time_zone);
+        incomplete |= !dl.calendar_complete;
+        dl.at
+    };
+
+    // SN 16: filed within submitWithin of the last use; late is reported, not refused.
+    if let Some(text) = &i.spec.last_used_on {
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Err(_) => {
+                return invalid(
+                    st,
+                    format!("spec.lastUsedOn: {text:?} is not a date (YYYY-MM-DD)"),
+                );
+            }
+            Ok(day) => {
+                let due = clock(
+                    deadline::end_of_day(day, rules.time_zone),
+                    rules.exit_submit_within,
+                );
+                if i.filed_at > due {
+                    wanted.push(Wanted::yes(LATE_SUBMISSION, "FiledLate", format!("filed after {} — within {} of the last use on {day} (SN 16); reported to audit and finance", due.to_rfc3339(), rules.exit_submit_within)));
+                }
+            }
+        }
+    }
+
+    let submitted = st.submitted_at.unwrap_or(now);
+    let review_by = clock(submitted, rules.exit_review_within);
+    deadlines.review_by = Some(review_by);
+    let decision = st
+        .approval
+        .clone()
+        .filter(|a| a.generation.is_none_or(|g| g == i.generation));
+    match decision.map(|a| (a.decision, a.decided_at)) {
+        None => {
+            st.phase = Some(ExitPhase::Submitted);
+            wanted.push(Wanted::no(
+                types::READY,
+                "AwaitingReview",
+                "waiting for the bureau's decision",
+            ));
+            if now >= review_by {
+                wanted.push(Wanted::yes(
+                    types::REVIEW_OVERDUE,
+                    "ReviewDeadlinePassed",
+                    format!("no decision by {} (SH 21)", review_by.to_rfc3339()),
+                ));
+            } else {
+                upcoming.push(("reviewBy", review_by));
+            }
+        }
+        Some((Decision::Rejected, _)) => {
+            st.phase = Some(ExitPhase::Rejected);
+            let why = st
+                .approval
+                .as_ref()
+                .and_then(|a| a.comment.clone())
+                .unwrap_or_else(|| "no reason given".into());
+            wanted.push(Wanted::no(
+                types::READY,
+                "Rejected",
+                format!("rejected: {why}; the request stays Active"),
+            ));
+        }
+        Some((Decision::Approved, decided_at)) => {
+            let decided = *st.decided_at.get_or_insert(decided_at.unwrap_or(now));
+            st.approved_generation = Some(i.generation);
+            let transition_ends = clock(decided, rules.exit_transition);
+            let reclaim_by = clock(transition_ends, rules.exit_review_within);
+            deadlines.transition_ends_at = Some(transition_ends);
+            deadlines.reclaim_by = Some(reclaim_by);
+            let backup = i
+                .spec
+                .data_disposition
+                .as_ref()
+                .is_some_and(|d| d.backup_confirmed);
+            if now < transition_ends {
+                st.phase = Some(ExitPhase::Transition);
+                wanted.push(Wanted::no(
+                    types::READY,
+                    "Transition",
+                    format!(
+                        "approved: the unit migrates off and backs up until {} (SN 16)",
+                        transition_ends.to_rfc3339()
+                    ),
+                ));
+                upcoming.push(("transitionEndsAt", transition_ends));
+            } else if !backup {
+                st.phase = Some(ExitPhase::Transition);
+                wanted.push(Wanted::yes(AWAITING_BACKUP, "BackupNotConfirmed", "the transition is over; set spec.dataDisposition.backupConfirmed once the data is backed up — nothing is deleted before (SH 26, XB 23)"));
+                wanted.push(Wanted::no(
+                    types::READY,
+                    "AwaitingBackupConfirmation",
+                    "waiting for the unit to confirm its backup",
+                ));
+            } else {
+                st.phase = Some(ExitPhase::Reclaiming);
+                wake_request = i.status.phase != Some(ExitPhase::Reclaiming);
+                wanted.push(Wanted::no(
+                    types::READY,
+                    "Reclaiming",
+                    "the tenant namespace is being reclaimed",
+                ));
+            }
+            if now >= reclaim_by {
+                wanted.push(Wanted::yes(
+                    RECLAIM_OVERDUE,
+                    "ReclaimDeadlinePassed",
+                    format!(
+                        "not reclaimed by {} (SH 21, GY 11)",
+                        reclaim_by.to_rfc3339()
+                    ),
+                ));
+            } else if now >= transition_ends {
+                upcoming.push(("reclaimBy", reclaim_by));
+            }
+        }
+    }
+    if incomplete {
+        wanted.push(Wanted::yes(
+            types::CALENDAR_INCOMPLETE,
+            "YearWithoutData",
+            "a deadline reaches a year without statutory calendar data",
+        ));
+    }
+    let mut out = finish(i, st, wanted, Some(deadlines), upcoming, wake_request);
+    out.wake_request = wake_request;
+    out
+}
+
+fn deadlines_of(st: &ExitRequestStatus) -> ExitDeadlines {
+    st.deadlines.clone().unwrap_or_default()
+}
+
+fn finish(
+    i: &ExitInputs<'_>,
+    mut st: ExitRequestStatus,
+    mut wanted: Vec<Wanted>,
+    deadlines: Option<ExitDeadlines>,
+    mut upcoming: Vec<(&'static str, DateTime<Utc>)>,
+    wake_request: bool,
+) -> ExitOutcome {
+    wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
+    wanted.dedup_by_key(|w| w.type_);
+    st.conditions = conditions::merge(&i.status.conditions, wanted, i.now, Some(i.generation));
+    st.observed_generation = Some(i.generation);
+    st.deadlines = deadlines.filter(|d| *d != ExitDeadlines::default());
+    upcoming.sort_by_key(|(_, t)| *t);
+    st.next_deadline = upcoming.first().map(|(n, at)| NextDeadline {
+        name: (*n).into(),
+        at: *at,
+    });
+    let wake_at = upcoming.first().map(|(_, t)| *t);
+    let notices = notices(i.status, &st);
+    ExitOutcome {
+        status: st,
+        wake_at,
+        wake_request,
+        notices,
+    }
+}
+
+fn notices(old: &ExitRequestStatus, new: &ExitRequestStatus) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if let Some(phase) = new.phase.filter(|p| Some(*p) != old.phase) {
+        let (warning, reason, message) = match phase {
+            ExitPhase::Submitted => (false, "Submitted", "submitted for review".to_string()),
+            ExitPhase::Approved | ExitPhase::Transition => (
+                false,
+                "Transition",
+                "approved: transition period started".to_string(),
+            ),
+            ExitPhase::Rejected => (
+                true,
+                "Rejected",
+                "rejected; the request stays Active".to_string(),
+            ),
+            ExitPhase::Reclaiming => (
+                true,
+                "Reclaiming",
+                "backup confirmed: the tenant namespace is being deleted".to_string(),
+            ),
+            ExitPhase::Completed => (false, "Completed", "reclaimed; billing stopped".to_string()),
+            ExitPhase::Invalid => (
+                true,
+                "Invalid",
+                conditions::find(&new.conditions, types::INVALID)
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default(),
+            ),
+        };
+        out.push(Notice {
+            warning,
+            reason,
+            message,
+        });
+    }
+    for c in &new.conditions {
+        let reason = match c.type_.as_str() {
+            LATE_SUBMISSION => "LateSubmission",
+            AWAITING_BACKUP => "AwaitingBackupConfirmation",
+            RECLAIM_OVERDUE => "ReclaimOverdue",
+            types::REVIEW_OVERDUE => "ReviewOverdue",
+            _ => continue,
+        };
+        if c.status == "True" && !conditions::is_true(&old.conditions, &c.type_) {
+            out.push(Notice {
+                warning: true,
+                reason,
+                message: c.message.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::api::{
+        Approval, Billing, CloudResourceRequestSpec, CloudResourceRequestStatus, DataDisposition,
+        ResourceAmounts, SystemInfo, Zone,
+    };
+    use crate::policy::rules::resolve;
+
+    fn t(m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, m, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn request(phase: RequestPhase) -> CloudResourceRequest {
+        let mut r = CloudResourceRequest::new(
+            "portal",
+            CloudResourceRequestSpec {
+                policy: None,
+                class: crate::api::RequestClass::Production,
+                applicant_unit: "u".into(),
+                user_unit: None,
+                system: SystemInfo {
+                    name: "s".into(),
+                    security_level: 2,
+                    zone: Zone::Internet,
+                },
+                project: None,
+                resources: ResourceAmounts::default(),
+                duration: None,
+                workload: None,
+                emergency: false,
+                migration: None,
+                access: None,
+                tenant_namespace: None,
+            },
+        );
+        r.status = Some(CloudResourceRequestStatus {
+            phase: Some(phase),
+            billing: Some(Billing {
+                started_at: Some(t(1, 5, 10)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        r
+    }
+
+    fn suining() -> Rules {
+        let yaml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/policies/suining.yaml"
+        ))
+        .unwrap();
+        let p: crate::api::GovCloudPolicy = serde_yaml::from_str(&yaml).unwrap();
+        resolve("suining", &p.spec).unwrap()
+    }
+
+    fn run(
+        spec: &ExitRequestSpec,
+        status: &ExitRequestStatus,
+        req: Option<&CloudResourceRequest>,
+        filed: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> ExitOutcome {
+        let rules = suining();
+        let cal = Calendar::cn_statutory();
+        decide(&ExitInputs {
+            generation: 1,
+            filed_at: filed,
+            spec,
+            status,
+            request: req,
+            rules: Some(&rules),
+            calendar: &cal,
+            now,
+        })
+    }
+
+    fn spec(last_used: &str, backup: bool) -> ExitRequestSpec {
+        ExitRequestSpec {
+            request: "portal".into(),
+            reason: Some("replaced by the provincial system".into()),
+            last_used_on: Some(last_used.into()),
+            data_disposition: Some(DataDisposition {
+                backup_confirmed: backup,
+                backup_location: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn late_filing_is_reported_but_processed_sn16() {
+        let r = request(RequestPhase::Active);
+        let on_time = run(
+            &spec("2026-11-01", false),
+            &ExitRequestStatus::default(),
+            Some(&r),
+            t(11, 20, 10),
+            t(11, 20, 10),
+        );
+        assert!(!conditions::is_true(
+            &on_time.status.conditions,
+            LATE_SUBMISSION
+        ));
+        let late = run(
+            &spec("2026-09-01", false),
+            &ExitRequestStatus::default(),
+            Some(&r),
+            t(11, 20, 10),
+            t(11, 20, 10),
+        );
+        assert!(conditions::is_true(
+            &late.status.conditions,
+            LATE_SUBMISSION
+        ));
+        assert_eq!(late.status.phase, Some(ExitPhase::Submitted));
+    }
+
+    #[test]
+    fn an_exit_for_an_unknown_request_is_invalid() {
+        let out = run(
+            &spec("2026-11-01", false),
+            &ExitRequestStatus::default(),
+            None,
+            t(11, 20, 10),
+            t(11, 20, 10),
+        );
+        assert_eq!(out.status.phase, Some(ExitPhase::Invalid));
+        assert!(
+            conditions::find(&out.status.conditions, types::INVALID)
+                .unwrap()
+                .message
+                .contains("spec.request")
+        );
+    }
+
+    #[test]
+    fn approval_starts_a_transition_then_waits_for_the_backup_then_reclaims() {
+        let r = request(RequestPhase::Active);
+        let filed = t(11, 20, 10);
+        let mut status = run(
+            &spec("2026-11-01", false),
+            &ExitRequestStatus::default(),
+            Some(&r),
+            filed,
+            filed,
+        )
+        .status;
+        status.approval = Some(Approval {
+            decision: Decision::Approved,
+            reviewer: None,
+            comment: None,
+            decided_at: None,
+            generation: None,
+        });
+        let tr = run(
+            &spec("2026-11-01", false),
+            &status,
+            Some(&r),
+            filed,
+            t(11, 23, 10),
+        );
+        assert_eq!(tr.status.phase, Some(ExitPhase::Transition));
+        let ends = tr
+            .status
+            .deadlines
+            .as_ref()
+            .unwrap()
+            .transition_ends_at
+            .unwrap();
+        // SN 16: 3 months from 11-23 → 2027-02-23 (a Tuesday), end of day.
+        assert_eq!(
+            ends,
+            chrono_tz::Asia::Shanghai
+                .with_ymd_and_hms(2027, 2, 24, 0, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        );
+        assert_eq!(tr.wake_at, Some(ends));
+        let waiting = run(
+            &spec("2026-11-01", false),
+            &tr.status,
+            Some(&r),
+            filed,
+            ends,
+        );
+        assert_eq!(waiting.status.phase, Some(ExitPhase::Transition));
+        assert!(conditions::is_true(
+            &waiting.status.conditions,
+            AWAITING_BACKUP
+        ));
+        assert!(!waiting.wake_request);
+        let go = run(
+            &spec("2026-11-01", true),
+            &waiting.status,
+            Some(&r),
+            filed,
+            ends + chrono::Duration::hours(2),
+        );
+        assert_eq!(go.status.phase, Some(ExitPhase::Reclaiming));
+        assert!(go.wake_request);
+        let done = run(
+            &spec("2026-11-01", true),
+            &go.status,
+            Some(&request(RequestPhase::Reclaimed)),
+            filed,
+            ends + chrono::Duration::hours(3),
+        );
+        assert_eq!(done.status.phase, Some(ExitPhase::Completed));
+        assert!(done.status.completed_at.is_some());
+    }
+
+    #[test]
+    fn a_rejected_exit_leaves_the_request_alone() {
+        let r = request(RequestPhase::Active);
+        let status = ExitRequestStatus {
+            approval: Some(Approval {
+                decision: Decision::Rejected,
+                reviewer: None,
+                comment: Some("still in use".into()),
+                decided_at: None,
+                generation: None,
+            }),
+            ..Default::default()
+        };
+        let out = run(
+            &spec("2026-11-01", true),
+            &status,
+            Some(&r),
+            t(11, 20, 10),
+            t(11, 21, 10),
+        );
+        assert_eq!(out.status.phase, Some(ExitPhase::Rejected));
+        assert!(!out.wake_request);
+    }
+}
