@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
@@ -54,7 +54,8 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
         .uid
         .as_deref()
         .ok_or(Error::MissingMetadata("metadata.uid"))?;
-    let now = Utc::now();
+    // Whole seconds: status timestamps stay readable, and a deadline is never acted on early.
+    let now = Utc::now().trunc_subsecs(0);
     let current = obj.status.clone().unwrap_or_default();
     let request = ctx
         .requests

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
@@ -49,7 +49,8 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
         .namespace
         .as_deref()
         .ok_or(Error::MissingMetadata("metadata.namespace"))?;
-    let now = Utc::now();
+    // Whole seconds: status timestamps stay readable, and a deadline is never acted on early.
+    let now = Utc::now().trunc_subsecs(0);
     let filed_at = obj
         .metadata
         .creation_timestamp

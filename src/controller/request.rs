@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
@@ -84,7 +84,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     let api: Api<CloudResourceRequest> = Api::namespaced(ctx.client.clone(), namespace);
     let current = req.status.clone().unwrap_or_default();
     let deleting = req.metadata.deletion_timestamp.is_some();
-    let now = Utc::now();
+    // Whole seconds: status timestamps stay readable, and a deadline is never acted on early.
+    let now = Utc::now().trunc_subsecs(0);
 
     // Gather: the policy and its calendar.
     let policy_name = policy_of(req, ctx);
@@ -287,6 +288,15 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             .send(ObjectRef::new(&applied.name).within(namespace));
     }
     if outcome.status.phase != current.phase {
+        // Changes and exits judge the request's phase: let them look again.
+        for c in ctx
+            .changes
+            .state()
+            .iter()
+            .filter(|c| c.namespace().as_deref() == Some(namespace) && c.spec.request == name)
+        {
+            let _ = ctx.wake_changes.send(ObjectRef::from_obj(c.as_ref()));
+        }
         for e in ctx
             .exits
             .state()
