@@ -55,6 +55,18 @@ pub struct RunArgs {
     /// (seconds); heals drift without polling.
     #[arg(long, env = "GOVCLOUD_MAX_REQUEUE_SECONDS", default_value_t = 3600)]
     pub max_requeue_seconds: u64,
+    /// Prometheus base URL (plain HTTP, e.g. http://prometheus.monitoring:9090) for usage
+    /// figures; without it utilization is judged on quota allocation alone.
+    #[arg(long, env = "GOVCLOUD_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+    /// How often an Active grant's utilization is measured (seconds). SN 14 asks for
+    /// monthly monitoring; daily is the default.
+    #[arg(
+        long,
+        env = "GOVCLOUD_UTILIZATION_INTERVAL_SECONDS",
+        default_value_t = 86_400
+    )]
+    pub utilization_interval_seconds: u64,
 }
 
 impl RunArgs {

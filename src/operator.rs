@@ -224,6 +224,7 @@ async fn run_controllers(
             namespace: args.namespace.clone(),
             default_policy: args.default_policy.clone(),
             max_requeue: args.max_requeue(),
+            utilization_interval: std::time::Duration::from_secs(args.utilization_interval_seconds.max(1)),
         },
         policies,
         calendars,
@@ -235,6 +236,14 @@ async fn run_controllers(
         wake: wake_tx,
         wake_changes: wake_changes_tx,
         wake_exits: wake_exits_tx,
+        prometheus: args.prometheus_url.as_deref().and_then(|url| match prometheus_http_query::Client::try_from(url) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(%url, error = %e, "--prometheus-url is not usable; utilization falls back to allocation");
+                None
+            }
+        }),
+        measured_at: std::sync::Mutex::new(HashMap::new()),
     });
 
     // Requests of a policy are looked at again when the policy changes; all of them when a

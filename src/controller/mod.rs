@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod exit;
+pub mod prometheus;
 pub mod request;
 pub mod tenant;
 
@@ -74,6 +75,8 @@ pub struct Config {
     pub default_policy: String,
     /// Longest requeue.
     pub max_requeue: Duration,
+    /// How often an Active grant's utilization is measured.
+    pub utilization_interval: Duration,
 }
 
 /// What every reconcile gets.
@@ -106,6 +109,11 @@ pub struct Context {
     pub wake_changes: Wake<ResourceChange>,
     /// Exits to look at again (their request changed phase).
     pub wake_exits: Wake<ExitRequest>,
+    /// Prometheus, when `--prometheus-url` is set.
+    pub prometheus: Option<prometheus_http_query::Client>,
+    /// When each request (by UID) was last measured; measured again after
+    /// `Config::utilization_interval`.
+    pub measured_at: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// A channel that makes a controller reconcile an object.

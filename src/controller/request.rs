@@ -8,21 +8,27 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{SubsecRound, Utc};
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::ResourceQuota;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
+use super::prometheus;
 use super::{
     Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, tenant, write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
+    ResourceChange, ResourceChangeSpec,
 };
 use crate::policy::change;
 use crate::policy::conditions::{self, types};
 use crate::policy::quantity::Amounts;
 use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
+use crate::policy::rules::Rules;
+use crate::policy::tenant as tenant_names;
+use crate::policy::utilization::{self, Measured};
 
 /// Holds a provisioned request until its tenant namespace is reclaimed.
 pub const FINALIZER: &str = "govcloud.io/tenant-protection";
@@ -183,6 +189,20 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
     });
 
+    // Gather: a utilization measurement, when one is due (SN 14).
+    let measured = match (&lookup, &current.tenant_namespace, current.phase) {
+        (PolicyLookup::Ready(rules, _), Some(tenant_ns), Some(RequestPhase::Active))
+            if active && !deleting && measurement_due(ctx, uid) =>
+        {
+            Some(measure(ctx, tenant_ns, &current, rules).await?)
+        }
+        _ => None,
+    };
+    let objection = req
+        .annotations()
+        .get(utilization::OBJECTION_ANNOTATION)
+        .map(String::as_str);
+
     // Decide.
     let inputs = Inputs {
         name,
@@ -200,6 +220,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         capacity_in_use: &in_use,
         exit_reclaim,
         pending_changes: &pending_changes,
+        measured: measured.as_ref(),
+        objection,
         now,
     };
     let mut outcome = decide(&inputs);
@@ -319,10 +341,26 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         drop(ledger);
         wake_capacity_waiters(ctx);
     }
+    if measured.is_some() {
+        ctx.measured_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uid.to_string(), std::time::Instant::now());
+    }
+    if let Some((change_name, amounts)) = &outcome.downsize {
+        file_auto_downsize(ctx, namespace, name, change_name, amounts, &outcome.status).await?;
+    }
     if outcome.release_finalizer {
         return Ok(Requeue::await_change());
     }
-    Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))
+    let mut wake_at = outcome.wake_at;
+    if outcome.monitored {
+        let next_measurement = now
+            + chrono::Duration::from_std(ctx.config.utilization_interval)
+                .unwrap_or(chrono::Duration::days(1));
+        wake_at = Some(wake_at.map_or(next_measurement, |w| w.min(next_measurement)));
+    }
+    Ok(requeue_at(wake_at, now, ctx.config.max_requeue))
 }
 
 /// The status as the operator writes it: `approval` belongs to approvers.
@@ -394,6 +432,107 @@ async fn patch_finalizers(
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn measurement_due(ctx: &Context, uid: &str) -> bool {
+    let last = ctx
+        .measured_at
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(uid)
+        .copied();
+    last.is_none_or(|t| t.elapsed() >= ctx.config.utilization_interval)
+}
+
+/// Allocation from the tenant's ResourceQuota, usage from Prometheus when configured.
+async fn measure(
+    ctx: &Context,
+    tenant_ns: &str,
+    status: &CloudResourceRequestStatus,
+    rules: &Rules,
+) -> Result<Measured, Error> {
+    let quota = Api::<ResourceQuota>::namespaced(ctx.client.clone(), tenant_ns)
+        .get_opt(tenant_names::QUOTA_NAME)
+        .await?;
+    let allocation = quota.as_ref().and_then(prometheus::allocation);
+    let usage = match &ctx.prometheus {
+        None => Ok(None),
+        Some(client) => {
+            let grant = status
+                .grant
+                .as_ref()
+                .and_then(|g| Amounts::parse("status.grant", g).ok())
+                .unwrap_or_default();
+            prometheus::usage(
+                client,
+                tenant_ns,
+                &grant,
+                utilization::window_seconds(rules.utilization.window),
+            )
+            .await
+            .map(Some)
+        }
+    };
+    if let Err(e) = &usage {
+        tracing::warn!(namespace = tenant_ns, error = %e, "cannot read usage from Prometheus");
+    }
+    Ok(Measured { allocation, usage })
+}
+
+/// Files the automatic downsize of an ignored optimization notice (onIgnored: Downsize),
+/// once: its name is derived from the notice.
+async fn file_auto_downsize(
+    ctx: &Context,
+    namespace: &str,
+    request: &str,
+    change_name: &str,
+    amounts: &Amounts,
+    status: &CloudResourceRequestStatus,
+) -> Result<(), Error> {
+    if ctx
+        .changes
+        .get(&ObjectRef::new(change_name).within(namespace))
+        .is_some()
+    {
+        return Ok(());
+    }
+    let issued = status
+        .utilization
+        .as_ref()
+        .and_then(|u| u.notice.as_ref())
+        .map(|n| n.issued_at.to_rfc3339())
+        .unwrap_or_default();
+    let mut change = ResourceChange::new(
+        change_name,
+        ResourceChangeSpec {
+            request: request.to_string(),
+            resources: Some(amounts.to_api()),
+            extend_to: None,
+            convert_to: None,
+            reason: Some(format!(
+                "automatic downsize to the observed peak plus 20% headroom: the optimization notice of {issued} was ignored (SN 14, GY 10)"
+            )),
+            justification: None,
+            recurring: false,
+        },
+    );
+    change.metadata.labels =
+        Some([("govcloud.io/automatic".to_string(), "downsize".to_string())].into());
+    let api: Api<ResourceChange> = Api::namespaced(ctx.client.clone(), namespace);
+    match api
+        .create(
+            &PostParams {
+                field_manager: Some(super::FIELD_MANAGER.to_string()),
+                ..Default::default()
+            },
+            &change,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

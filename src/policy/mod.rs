@@ -15,3 +15,4 @@ pub mod quantity;
 pub mod request;
 pub mod rules;
 pub mod tenant;
+pub mod utilization;

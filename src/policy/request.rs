@@ -96,14 +96,19 @@ pub struct Inputs<'a> {
     pub exit_reclaim: bool,
     /// Approved ResourceChanges not yet in the grant, oldest decision first.
     pub pending_changes: &'a [super::change::GrantChange],
+    /// A fresh utilization measurement, when one was taken this pass.
+    pub measured: Option<&'a super::utilization::Measured>,
+    /// The unit's objection to an optimization notice (annotation `govcloud.io/objection`).
+    pub objection: Option<&'a str>,
     /// The time of the decision.
     pub now: DateTime<Utc>,
 }
 
 /// What the controller must do to the cluster before writing the status.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Action {
     /// Nothing.
+    #[default]
     None,
     /// Write the status (the grant is reserved) and come back to provision.
     Reserve,
@@ -152,6 +157,11 @@ pub struct Outcome {
     pub release_finalizer: bool,
     /// Events to publish.
     pub notices: Vec<Notice>,
+    /// File an automatic ResourceChange to these amounts (an ignored optimization notice
+    /// under `onIgnored: Downsize`), named after the notice.
+    pub downsize: Option<(String, Amounts)>,
+    /// The grant is Active and its utilization is monitored.
+    pub monitored: bool,
 }
 
 /// A spec checked against its policy.
@@ -473,6 +483,11 @@ fn condition_event(type_: &str) -> Option<(bool, &'static str)> {
         types::CALENDAR_INCOMPLETE => (true, "CalendarIncomplete"),
         types::DELETION_BLOCKED => (true, "DeletionBlocked"),
         types::UNAPPLIED_SPEC_CHANGE => (true, "UnappliedSpecChange"),
+        super::utilization::types::LOW => (true, "LowUtilization"),
+        super::utilization::types::HIGH => (true, "HighUtilization"),
+        super::utilization::types::METRICS_UNAVAILABLE => (true, "MetricsUnavailable"),
+        super::utilization::types::OBJECTED => (false, "OptimizationObjected"),
+        super::utilization::types::BUDGET_EXCLUDED => (true, "BudgetExcluded"),
         _ => return None,
     })
 }
@@ -539,6 +554,8 @@ fn invalid_outcome(i: &Inputs<'_>, mut st: CloudResourceRequestStatus, message: 
         wake_at: None,
         release_finalizer: i.deleting && !provisioned,
         notices,
+        downsize: None,
+        monitored: false,
     }
 }
 
@@ -624,6 +641,20 @@ pub fn decide(i: &Inputs<'_>) -> Outcome {
     decide_lifecycle(i, rules, st, Some(checked))
 }
 
+/// What one pass accumulates on its way to an [`Outcome`].
+#[derive(Default)]
+struct Pass {
+    wanted: Vec<Wanted>,
+    deadlines: RequestDeadlines,
+    upcoming: Vec<(&'static str, DateTime<Utc>)>,
+    action: Action,
+    release_finalizer: bool,
+    extra: Vec<Notice>,
+    downsize: Option<(String, Amounts)>,
+    monitored: bool,
+    last_downsize: Option<DateTime<Utc>>,
+}
+
 fn decide_lifecycle(
     i: &Inputs<'_>,
     rules: &Rules,
@@ -637,15 +668,11 @@ fn decide_lifecycle(
         incomplete: false,
     };
     let verdict = take_decision(&mut st, i.generation, now);
-    let mut wanted: Vec<Wanted> = Vec::new();
-    let mut deadlines = RequestDeadlines::default();
-    let mut upcoming: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
-    let mut action = Action::None;
-    let mut release_finalizer = false;
+    let mut p = Pass::default();
     let emergency = i.spec.emergency;
 
     if let Verdict::Stale(g) = verdict {
-        wanted.push(Wanted::no(
+        p.wanted.push(Wanted::no(
             types::READY,
             "StaleDecision",
             format!("the decision in status.approval is for generation {g} but the spec is at generation {}: decide again", i.generation),
@@ -660,7 +687,7 @@ fn decide_lifecycle(
                 .review_periods()
                 .iter()
                 .fold(st.submitted_at.unwrap_or(now), |t, d| clock.add(t, *d));
-            deadlines.review_by = Some(review_by);
+            p.deadlines.review_by = Some(review_by);
         }
         let go = emergency || verdict == Verdict::Approved;
         if i.deleting {
@@ -668,7 +695,7 @@ fn decide_lifecycle(
                 Verdict::Rejected => RequestPhase::Rejected,
                 _ => RequestPhase::Submitted,
             });
-            release_finalizer = true;
+            p.release_finalizer = true;
         } else if verdict == Verdict::Rejected && !emergency {
             st.phase = Some(RequestPhase::Rejected);
             let why = st
@@ -676,25 +703,25 @@ fn decide_lifecycle(
                 .as_ref()
                 .and_then(|a| a.comment.clone())
                 .unwrap_or_else(|| "no reason given".into());
-            wanted.push(Wanted::no(
+            p.wanted.push(Wanted::no(
                 types::READY,
                 "Rejected",
                 format!("rejected: {why}; edit the spec to resubmit"),
             ));
         } else if !go {
             st.phase = Some(RequestPhase::Submitted);
-            let review_by = deadlines.review_by.unwrap_or(now);
+            let review_by = p.deadlines.review_by.unwrap_or(now);
             if now >= review_by {
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::REVIEW_OVERDUE,
                     "ReviewDeadlinePassed",
                     format!("no decision by {} (XB 20, SN 11)", review_by.to_rfc3339()),
                 ));
             } else {
-                upcoming.push(("reviewBy", review_by));
+                p.upcoming.push(("reviewBy", review_by));
             }
-            if !wanted.iter().any(|w| w.type_ == types::READY) {
-                wanted.push(Wanted::no(
+            if !p.wanted.iter().any(|w| w.type_ == types::READY) {
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "AwaitingReview",
                     "waiting for the bureau's decision",
@@ -702,7 +729,7 @@ fn decide_lifecycle(
             }
         } else if let Some(checked) = checked {
             let provision_by = provision_deadline(&mut clock, rules, &st, emergency, now);
-            deadlines.provision_by = provision_by;
+            p.deadlines.provision_by = provision_by;
             let over = rules
                 .capacity
                 .as_ref()
@@ -711,17 +738,17 @@ fn decide_lifecycle(
             if !over.is_empty() {
                 st.phase = Some(RequestPhase::Approved);
                 let kinds: Vec<_> = over.iter().map(|k| k.key()).collect();
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::INSUFFICIENT_CAPACITY,
                     "PoolFull",
                     format!("the pool of policy {:?} has no room for this grant ({}); waiting for capacity to free", rules.name, kinds.join(", ")),
                 ));
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "WaitingForCapacity",
                     "approved; waiting for capacity",
                 ));
-                overdue_provisioning(&mut wanted, &mut upcoming, provision_by, now);
+                overdue_provisioning(&mut p, provision_by, now);
             } else {
                 // Reserve: record the grant before anything is created (crash-safe capacity).
                 st.phase = Some(RequestPhase::Provisioning);
@@ -729,27 +756,16 @@ fn decide_lifecycle(
                 st.granted_class = Some(i.spec.class);
                 st.granted_duration = checked.duration.map(|d| d.to_string());
                 st.tenant_namespace = Some(checked.tenant_namespace.clone());
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "Provisioning",
                     format!("provisioning tenant namespace {}", checked.tenant_namespace),
                 ));
-                action = Action::Reserve;
+                p.action = Action::Reserve;
             }
         }
     } else {
-        lifecycle_granted(
-            i,
-            rules,
-            &mut st,
-            &mut clock,
-            verdict,
-            &mut wanted,
-            &mut deadlines,
-            &mut upcoming,
-            &mut action,
-            &mut release_finalizer,
-        );
+        lifecycle_granted(i, rules, &mut st, &mut clock, verdict, &mut p);
     }
 
     // The spec no longer matches the grant: only a ResourceChange changes a grant.
@@ -757,7 +773,7 @@ fn decide_lifecycle(
         let granted_amounts = Amounts::parse("status.grant", grant).unwrap_or_default();
         let class_changed = st.granted_class.is_some_and(|c| c != i.spec.class);
         if granted_amounts != checked.requested || class_changed {
-            wanted.push(Wanted::yes(
+            p.wanted.push(Wanted::yes(
                 types::UNAPPLIED_SPEC_CHANGE,
                 "GrantUnchanged",
                 "the spec was edited after approval; the grant is unchanged: file a ResourceChange to change it".to_string(),
@@ -766,39 +782,45 @@ fn decide_lifecycle(
     }
     if clock.incomplete {
         let years = i.calendar.years();
-        wanted.push(Wanted::yes(
+        p.wanted.push(Wanted::yes(
             types::CALENDAR_INCOMPLETE,
             "YearWithoutData",
             format!("a deadline reaches a year without statutory calendar data (have {years:?}); counted on weekends alone until a WorkCalendar adds it"),
         ));
     }
-    let has_ready = wanted.iter().any(|w| w.type_ == types::READY);
+    let has_ready = p.wanted.iter().any(|w| w.type_ == types::READY);
     if !has_ready {
-        wanted.insert(0, Wanted::no(types::READY, "Pending", "in progress"));
+        p.wanted
+            .insert(0, Wanted::no(types::READY, "Pending", "in progress"));
     }
     // Ready first, then the rest in a stable order.
-    wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
-    wanted.dedup_by_key(|w| w.type_);
-    st.conditions = conditions::merge(&i.status.conditions, wanted, now, Some(i.generation));
+    p.wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
+    p.wanted.dedup_by_key(|w| w.type_);
+    st.conditions = conditions::merge(
+        &i.status.conditions,
+        std::mem::take(&mut p.wanted),
+        now,
+        Some(i.generation),
+    );
     st.observed_generation = Some(i.generation);
-    st.deadlines = if deadlines == RequestDeadlines::default() {
-        None
-    } else {
-        Some(deadlines)
-    };
-    upcoming.sort_by_key(|(_, t)| *t);
-    st.next_deadline = upcoming.first().map(|(name, at)| NextDeadline {
+    let deadlines = std::mem::take(&mut p.deadlines);
+    st.deadlines = (deadlines != RequestDeadlines::default()).then_some(deadlines);
+    p.upcoming.sort_by_key(|(_, t)| *t);
+    st.next_deadline = p.upcoming.first().map(|(name, at)| NextDeadline {
         name: (*name).to_string(),
         at: *at,
     });
-    let wake_at = upcoming.iter().map(|(_, t)| *t).find(|t| *t > now);
-    let notices = notices(i.status, &st);
+    let wake_at = p.upcoming.iter().map(|(_, t)| *t).find(|t| *t > now);
+    let mut notices = notices(i.status, &st);
+    notices.extend(p.extra);
     Outcome {
         status: st,
-        action,
+        action: p.action,
         wake_at,
-        release_finalizer,
+        release_finalizer: p.release_finalizer,
         notices,
+        downsize: p.downsize,
+        monitored: p.monitored,
     }
 }
 
@@ -816,21 +838,16 @@ fn provision_deadline(
     }
 }
 
-fn overdue_provisioning(
-    wanted: &mut Vec<Wanted>,
-    upcoming: &mut Vec<(&'static str, DateTime<Utc>)>,
-    provision_by: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) {
+fn overdue_provisioning(p: &mut Pass, provision_by: Option<DateTime<Utc>>, now: DateTime<Utc>) {
     if let Some(by) = provision_by {
         if now >= by {
-            wanted.push(Wanted::yes(
+            p.wanted.push(Wanted::yes(
                 types::PROVISIONING_OVERDUE,
                 "ProvisioningDeadlinePassed",
                 format!("resources not opened by {} (GY 7)", by.to_rfc3339()),
             ));
         } else {
-            upcoming.push(("provisionBy", by));
+            p.upcoming.push(("provisionBy", by));
         }
     }
 }
@@ -842,11 +859,7 @@ fn lifecycle_granted(
     st: &mut CloudResourceRequestStatus,
     clock: &mut Clock<'_>,
     verdict: Verdict,
-    wanted: &mut Vec<Wanted>,
-    deadlines: &mut RequestDeadlines,
-    upcoming: &mut Vec<(&'static str, DateTime<Utc>)>,
-    action: &mut Action,
-    release_finalizer: &mut bool,
+    p: &mut Pass,
 ) {
     let now = i.now;
     let emergency = i.spec.emergency;
@@ -856,7 +869,7 @@ fn lifecycle_granted(
         .as_ref()
         .is_some_and(|b| b.started_at.is_some() && b.stopped_at.is_none());
     if opened && !i.exit_reclaim {
-        apply_changes(i, rules, st, wanted);
+        apply_changes(i, rules, st, p);
     }
     let class = st.granted_class.unwrap_or(i.spec.class);
     let grant = st
@@ -901,23 +914,23 @@ fn lifecycle_granted(
     if let Some(stopped) = stopped {
         st.phase = Some(RequestPhase::Reclaimed);
         st.billing = Some(billing(started, Some(stopped)));
-        wanted.push(Wanted::no(
+        p.wanted.push(Wanted::no(
             types::READY,
             "Reclaimed",
             format!("tenant namespace {namespace} was reclaimed"),
         ));
-        *release_finalizer = i.deleting;
+        p.release_finalizer = i.deleting;
         return;
     }
 
     // GY 7: opening due after approval (kept once granted, as history).
-    deadlines.provision_by = provision_deadline(clock, rules, st, emergency, now);
+    p.deadlines.provision_by = provision_deadline(clock, rules, st, emergency, now);
     let Some(started) = started else {
         // Granted, not yet active: provision.
         match &i.tenant {
             Some(TenantState::Foreign { owner_uid }) => {
                 st.phase = Some(RequestPhase::Provisioning);
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::NAMESPACE_CONFLICT,
                     "NotOwned",
                     format!(
@@ -925,54 +938,50 @@ fn lifecycle_granted(
                         owner_uid.clone().unwrap_or_else(|| "none".into())
                     ),
                 ));
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "NamespaceConflict",
                     format!("namespace {namespace} belongs to someone else"),
                 ));
-                overdue_provisioning(wanted, upcoming, deadlines.provision_by, now);
+                overdue_provisioning(p, p.deadlines.provision_by, now);
                 if i.deleting {
-                    *release_finalizer = true;
+                    p.release_finalizer = true;
                 }
             }
             Some(TenantState::Owned { terminating: true }) => {
                 st.phase = Some(RequestPhase::Provisioning);
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "NamespaceTerminating",
                     format!("namespace {namespace} is being deleted; waiting"),
                 ));
-                overdue_provisioning(wanted, upcoming, deadlines.provision_by, now);
+                overdue_provisioning(p, p.deadlines.provision_by, now);
             }
             _ if i.deleting => {
                 // Deleted before it was ever active: nothing of the unit's is there.
                 st.phase = Some(RequestPhase::Provisioning);
-                *release_finalizer = i.tenant == Some(TenantState::Absent);
-                if !*release_finalizer {
-                    *action = Action::Reclaim {
+                p.release_finalizer = i.tenant == Some(TenantState::Absent);
+                if !p.release_finalizer {
+                    p.action = Action::Reclaim {
                         namespace: namespace.clone(),
                     };
                 }
             }
             _ => {
-                *action = Action::Activate {
+                p.action = Action::Activate {
                     tenant: tenant_spec(false),
                     restore: BTreeMap::new(),
                 };
                 st.phase = Some(RequestPhase::Active);
                 st.billing = Some(billing(Some(now), None));
-                // Re-enter with the activation time for deadlines.
+                // Re-enter with the activation time for the deadlines.
                 return lifecycle_granted_active(
                     i,
                     rules,
                     st,
                     clock,
                     verdict,
-                    wanted,
-                    deadlines,
-                    upcoming,
-                    action,
-                    release_finalizer,
+                    p,
                     now,
                     &tenant_spec,
                 );
@@ -981,30 +990,12 @@ fn lifecycle_granted(
         return;
     };
     st.billing = Some(billing(Some(started), None));
-    lifecycle_granted_active(
-        i,
-        rules,
-        st,
-        clock,
-        verdict,
-        wanted,
-        deadlines,
-        upcoming,
-        action,
-        release_finalizer,
-        started,
-        &tenant_spec,
-    )
+    lifecycle_granted_active(i, rules, st, clock, verdict, p, started, &tenant_spec)
 }
 
 /// Folds approved ResourceChanges into the grant, in order (GY 9, SH 19, SH 23–24). A
 /// change that would overflow the pool waits.
-fn apply_changes(
-    i: &Inputs<'_>,
-    rules: &Rules,
-    st: &mut CloudResourceRequestStatus,
-    wanted: &mut Vec<Wanted>,
-) {
+fn apply_changes(i: &Inputs<'_>, rules: &Rules, st: &mut CloudResourceRequestStatus, p: &mut Pass) {
     for change in i.pending_changes {
         if st.applied_changes.iter().any(|a| a.uid == change.uid) {
             continue;
@@ -1018,13 +1009,16 @@ fn apply_changes(
         if let Some(cap) = &rules.capacity {
             let over = i.capacity_in_use.plus(&next).exceeding(cap);
             if !over.is_empty() && !next.is_within(&grant) {
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::INSUFFICIENT_CAPACITY,
                     "ChangeWaitsForCapacity",
                     format!("ResourceChange {} does not fit the pool of policy {:?}; waiting for capacity", change.name, rules.name),
                 ));
                 return;
             }
+        }
+        if next != grant && next.is_within(&grant) {
+            p.last_downsize = Some(i.now);
         }
         st.grant = Some(next.to_api());
         if let Some(class) = change.convert_to {
@@ -1052,11 +1046,7 @@ fn lifecycle_granted_active(
     st: &mut CloudResourceRequestStatus,
     clock: &mut Clock<'_>,
     verdict: Verdict,
-    wanted: &mut Vec<Wanted>,
-    deadlines: &mut RequestDeadlines,
-    upcoming: &mut Vec<(&'static str, DateTime<Utc>)>,
-    action: &mut Action,
-    release_finalizer: &mut bool,
+    p: &mut Pass,
     started: DateTime<Utc>,
     tenant_spec: &dyn Fn(bool) -> TenantSpec,
 ) {
@@ -1067,18 +1057,18 @@ fn lifecycle_granted_active(
 
     // SN 11: deployment starts within deployment.within of allocation.
     let deploy_by = clock.add(started, rules.deploy_within);
-    deadlines.deploy_by = Some(deploy_by);
+    p.deadlines.deploy_by = Some(deploy_by);
     let deployed_before = conditions::find(&i.status.conditions, types::NOT_DEPLOYED)
         .is_some_and(|c| c.status == "False");
     let deployed = deployed_before || i.has_pods == Some(true);
     if deployed {
-        wanted.push(Wanted::no(
+        p.wanted.push(Wanted::no(
             types::NOT_DEPLOYED,
             "Deployed",
             "workloads are running in the tenant namespace",
         ));
     } else if now >= deploy_by && i.has_pods == Some(false) {
-        wanted.push(Wanted::yes(
+        p.wanted.push(Wanted::yes(
             types::NOT_DEPLOYED,
             "NoPods",
             format!(
@@ -1087,19 +1077,19 @@ fn lifecycle_granted_active(
             ),
         ));
     } else if now < deploy_by {
-        upcoming.push(("deployBy", deploy_by));
+        p.upcoming.push(("deployBy", deploy_by));
     }
 
     // XB 26: emergency paperwork.
     let mut rejected_after_grant = false;
     if emergency {
         let paperwork_by = clock.add(started, rules.paperwork_within);
-        deadlines.paperwork_by = Some(paperwork_by);
+        p.deadlines.paperwork_by = Some(paperwork_by);
         match verdict {
             Verdict::Approved => {}
             Verdict::Rejected => rejected_after_grant = true,
             _ => {
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::PAPERWORK_PENDING,
                     "AwaitingApproval",
                     format!(
@@ -1108,7 +1098,7 @@ fn lifecycle_granted_active(
                     ),
                 ));
                 if now >= paperwork_by {
-                    wanted.push(Wanted::yes(
+                    p.wanted.push(Wanted::yes(
                         types::PAPERWORK_OVERDUE,
                         "PaperworkDeadlinePassed",
                         format!(
@@ -1117,7 +1107,7 @@ fn lifecycle_granted_active(
                         ),
                     ));
                 } else {
-                    upcoming.push(("paperworkBy", paperwork_by));
+                    p.upcoming.push(("paperworkBy", paperwork_by));
                 }
             }
         }
@@ -1149,21 +1139,21 @@ fn lifecycle_granted_active(
             }
             let warn_at = clock.sub(expires_at, rules.warn_before).max(started);
             let reclaim_at = clock.add(expires_at, rules.suspend_for);
-            deadlines.expires_at = Some(expires_at);
-            deadlines.warn_at = Some(warn_at);
-            deadlines.reclaim_at = Some(reclaim_at);
+            p.deadlines.expires_at = Some(expires_at);
+            p.deadlines.warn_at = Some(warn_at);
+            p.deadlines.reclaim_at = Some(reclaim_at);
             if let Some(notice) = limits.extension_notice_before {
                 let by = clock.sub(expires_at, notice).max(started);
-                deadlines.extension_request_by = Some(by);
+                p.deadlines.extension_request_by = Some(by);
                 if now < by {
-                    upcoming.push(("extensionRequestBy", by));
+                    p.upcoming.push(("extensionRequestBy", by));
                 }
             }
             expired = now >= expires_at;
             reclaim_due = now >= reclaim_at;
             if !expired {
                 if now >= warn_at {
-                    wanted.push(Wanted::yes(
+                    p.wanted.push(Wanted::yes(
                         types::EXPIRING_SOON,
                         "ExpiryNear",
                         format!(
@@ -1173,17 +1163,17 @@ fn lifecycle_granted_active(
                         ),
                     ));
                 } else {
-                    upcoming.push(("warnAt", warn_at));
+                    p.upcoming.push(("warnAt", warn_at));
                 }
-                upcoming.push(("expiresAt", expires_at));
+                p.upcoming.push(("expiresAt", expires_at));
             } else if !reclaim_due {
-                upcoming.push(("reclaimAt", reclaim_at));
+                p.upcoming.push(("reclaimAt", reclaim_at));
             }
         }
     }
 
     if i.deleting {
-        wanted.push(Wanted::yes(
+        p.wanted.push(Wanted::yes(
             types::DELETION_BLOCKED,
             "ExitRequired",
             deletion_blocked_message(st),
@@ -1197,19 +1187,19 @@ fn lifecycle_granted_active(
                 if let Some(b) = st.billing.as_mut() {
                     b.stopped_at = Some(now);
                 }
-                wanted.retain(|w| {
+                p.wanted.retain(|w| {
                     w.type_ != types::DELETION_BLOCKED && w.type_ != types::NOT_DEPLOYED
                 });
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "Reclaimed",
                     format!("tenant namespace {namespace} was reclaimed"),
                 ));
-                *release_finalizer = i.deleting;
+                p.release_finalizer = i.deleting;
             }
             Some(TenantState::Foreign { .. }) => {
                 st.phase = Some(RequestPhase::Reclaiming);
-                wanted.push(Wanted::yes(
+                p.wanted.push(Wanted::yes(
                     types::NAMESPACE_CONFLICT,
                     "NotOwned",
                     format!(
@@ -1224,12 +1214,12 @@ fn lifecycle_granted_active(
                 } else {
                     "the suspension period after expiry ended (SH 21)"
                 };
-                wanted.push(Wanted::no(
+                p.wanted.push(Wanted::no(
                     types::READY,
                     "Reclaiming",
                     format!("reclaiming {namespace}: {why}"),
                 ));
-                *action = Action::Reclaim {
+                p.action = Action::Reclaim {
                     namespace: namespace.clone(),
                 };
             }
@@ -1237,25 +1227,65 @@ fn lifecycle_granted_active(
         return;
     }
 
-    if expired || rejected_after_grant {
-        st.phase = Some(RequestPhase::Suspended);
-        let why = if expired {
-            format!(
-                "the {} grant expired; reclaimed after {} unless extended (SH 21)",
-                class.as_str(),
-                rules.suspend_for
-            )
+    // Utilization (SN 14, GY 10, SH 25): measured only while the grant is open.
+    let util = super::utilization::evaluate(&super::utilization::UtilizationInputs {
+        rules,
+        calendar: i.calendar,
+        started,
+        grant: &st
+            .grant
+            .as_ref()
+            .and_then(|g| Amounts::parse("status.grant", g).ok())
+            .unwrap_or_default(),
+        previous: st.utilization.as_ref(),
+        measured: if expired || rejected_after_grant {
+            None
         } else {
-            "the bureau rejected the request after it was opened; data is kept, file an ExitRequest to release it".to_string()
-        };
-        wanted.push(Wanted::yes(
-            types::SUSPENDED,
-            if expired { "Expired" } else { "Rejected" },
-            why.clone(),
+            i.measured
+        },
+        objection: i.objection,
+        last_downsize: p.last_downsize,
+        now,
+    });
+    st.utilization = util.status;
+    p.wanted.extend(util.wanted);
+    p.extra.extend(util.notices);
+    if let Some(at) = util.wake_at {
+        p.upcoming.push(("respondBy", at));
+    }
+    if let (Some(target), Some(notice)) = (
+        util.downsize,
+        st.utilization.as_ref().and_then(|u| u.notice.as_ref()),
+    ) {
+        p.downsize = Some((
+            format!("{}-auto-downsize-{}", i.name, notice.issued_at.timestamp()),
+            target,
         ));
-        wanted.push(Wanted::no(types::READY, "Suspended", why));
+    }
+    let neglected = util.suspend;
+    p.monitored = !(expired || rejected_after_grant || neglected);
+
+    if expired || rejected_after_grant || neglected {
+        st.phase = Some(RequestPhase::Suspended);
+        let (reason, why) = if expired {
+            (
+                "Expired",
+                format!(
+                    "the {} grant expired; reclaimed after {} unless extended (SH 21)",
+                    class.as_str(),
+                    rules.suspend_for
+                ),
+            )
+        } else if rejected_after_grant {
+            ("Rejected", "the bureau rejected the request after it was opened; data is kept, file an ExitRequest to release it".to_string())
+        } else {
+            ("UtilizationNoticeIgnored", "an optimization notice for low utilization was ignored: suspended (SH 25); data is kept".to_string())
+        };
+        p.wanted
+            .push(Wanted::yes(types::SUSPENDED, reason, why.clone()));
+        p.wanted.push(Wanted::no(types::READY, "Suspended", why));
         if !matches!(i.tenant, Some(TenantState::Foreign { .. })) {
-            *action = Action::Suspend {
+            p.action = Action::Suspend {
                 tenant: tenant_spec(true),
             };
         }
@@ -1264,7 +1294,7 @@ fn lifecycle_granted_active(
 
     match &i.tenant {
         Some(TenantState::Foreign { owner_uid }) => {
-            wanted.push(Wanted::yes(
+            p.wanted.push(Wanted::yes(
                 types::NAMESPACE_CONFLICT,
                 "NotOwned",
                 format!("namespace {namespace} is not owned by this request (owner uid: {}); left untouched", owner_uid.clone().unwrap_or_else(|| "none".into())),
@@ -1274,13 +1304,13 @@ fn lifecycle_granted_active(
         _ => {
             st.phase = Some(RequestPhase::Active);
             let restore = std::mem::take(&mut st.suspended_replicas);
-            if matches!(action, Action::None) || matches!(action, Action::Activate { .. }) {
-                *action = Action::Activate {
+            if matches!(p.action, Action::None) || matches!(p.action, Action::Activate { .. }) {
+                p.action = Action::Activate {
                     tenant: tenant_spec(false),
                     restore,
                 };
             }
-            wanted.push(Wanted::yes(
+            p.wanted.push(Wanted::yes(
                 types::READY,
                 "Active",
                 format!("tenant namespace {namespace} is active"),

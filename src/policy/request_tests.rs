@@ -97,6 +97,8 @@ impl World {
             capacity_in_use: &self.in_use,
             exit_reclaim: self.exit_reclaim,
             pending_changes: &self.changes,
+            measured: None,
+            objection: None,
             now,
         })
     }
@@ -296,6 +298,8 @@ fn an_unknown_policy_is_invalid() {
         capacity_in_use: &w.in_use,
         exit_reclaim: false,
         pending_changes: &[],
+        measured: None,
+        objection: None,
         now: t(2026, 3, 2, 10),
     });
     assert_eq!(out.status.phase, Some(RequestPhase::Invalid));
