@@ -192,7 +192,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     // Gather: a utilization measurement, when one is due (SN 14).
     let measured = match (&lookup, &current.tenant_namespace, current.phase) {
         (PolicyLookup::Ready(rules, _), Some(tenant_ns), Some(RequestPhase::Active))
-            if active && !deleting && measurement_due(ctx, uid) =>
+            if active && !deleting && measurement_due(ctx, uid, &current, now) =>
         {
             Some(measure(ctx, tenant_ns, &current, rules).await?)
         }
@@ -436,14 +436,26 @@ async fn patch_finalizers(
     }
 }
 
-fn measurement_due(ctx: &Context, uid: &str) -> bool {
+/// Measured every interval, and at once when an optimization notice falls due (its
+/// outcome may need the observed peak).
+fn measurement_due(
+    ctx: &Context,
+    uid: &str,
+    status: &CloudResourceRequestStatus,
+    now: chrono::DateTime<Utc>,
+) -> bool {
+    let notice_due = status
+        .utilization
+        .as_ref()
+        .and_then(|u| u.notice.as_ref())
+        .is_some_and(|n| n.outcome.is_none() && now >= n.respond_by);
     let last = ctx
         .measured_at
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(uid)
         .copied();
-    last.is_none_or(|t| t.elapsed() >= ctx.config.utilization_interval)
+    notice_due || last.is_none_or(|t| t.elapsed() >= ctx.config.utilization_interval)
 }
 
 /// Allocation from the tenant's ResourceQuota, usage from Prometheus when configured.

@@ -304,6 +304,12 @@ pub fn evaluate(i: &UtilizationInputs<'_>) -> UtilizationOutcome {
         .or(st.allocation.as_ref())
         .map(ratios)
         .unwrap_or_default();
+    if judged == Ratios::default() {
+        // No figure at all yet (e.g. the quota's status is not filled in): nothing to judge.
+        st.level = None;
+        out.status = Some(st);
+        return out;
+    }
     let (lows, highs) = classify(&judged, &u.low, &u.high, u.large_free);
     st.level = Some(
         if !highs.is_empty() {
@@ -389,7 +395,11 @@ pub fn evaluate(i: &UtilizationInputs<'_>) -> UtilizationOutcome {
         match n.outcome.as_deref() {
             Some("Flagged") => out.wanted.push(Wanted::yes(types::BUDGET_EXCLUDED, "NoticeIgnored", "the optimization notice was ignored: this grant's cost is no longer covered by central funding (GY 10)")),
             Some("Suspended") => out.suspend = true,
-            Some("AutoDownsize") => out.downsize = peak.or_else(|| downsize_from_allocation(i.grant, &st)),
+            // The observed peak needs a fresh measurement; without Prometheus the pods'
+            // requests stand in for it.
+            Some("AutoDownsize") => {
+                out.downsize = peak.or_else(|| (st.source == "Allocation").then(|| downsize_from_allocation(i.grant, &st)).flatten())
+            }
             _ => {}
         }
     }

@@ -19,6 +19,7 @@
 
 pub mod govcloud;
 pub mod operator;
+pub mod prometheus;
 
 use std::{
     fmt::Display,
