@@ -59,6 +59,15 @@ pub struct RunArgs {
     /// figures; without it utilization is judged on quota allocation alone.
     #[arg(long, env = "GOVCLOUD_PROMETHEUS_URL")]
     pub prometheus_url: Option<String>,
+    /// Elect one active replica with a Lease in `--namespace`; the others wait on standby.
+    #[arg(long, env = "GOVCLOUD_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// This replica's identity in the Lease (default: POD_NAME, else host name and process id).
+    #[arg(long, env = "GOVCLOUD_LEADER_IDENTITY")]
+    pub leader_identity: Option<String>,
+    /// Seconds a leader's lease lasts without renewal; a standby takes over after it.
+    #[arg(long, env = "GOVCLOUD_LEASE_SECONDS", default_value_t = 10)]
+    pub lease_seconds: u64,
     /// How often an Active grant's utilization is measured (seconds). SN 14 asks for
     /// monthly monitoring; daily is the default.
     #[arg(

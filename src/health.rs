@@ -29,6 +29,7 @@ struct WatchState {
 pub struct Health {
     watches: Mutex<BTreeMap<&'static str, WatchState>>,
     stall: Duration,
+    standby: std::sync::atomic::AtomicBool,
 }
 
 impl Health {
@@ -37,7 +38,19 @@ impl Health {
         Self {
             watches: Mutex::new(BTreeMap::new()),
             stall,
+            standby: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A replica waiting for the lease runs no watches and is ready as a standby.
+    pub fn set_standby(&self, standby: bool) {
+        self.standby
+            .store(standby, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether this replica waits for the lease.
+    pub fn is_standby(&self) -> bool {
+        self.standby.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<&'static str, WatchState>) -> R) -> R {
@@ -93,7 +106,7 @@ impl Health {
 
     /// Every registered watch has synced at least once.
     pub fn ready(&self) -> bool {
-        self.with(|w| !w.is_empty() && w.values().all(|s| s.synced))
+        self.is_standby() || self.with(|w| !w.is_empty() && w.values().all(|s| s.synced))
     }
 
     /// No watch has been failing for longer than the stall limit; the names of those that have.
@@ -129,7 +142,9 @@ async fn livez(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    if s.health.ready() {
+    if s.health.is_standby() {
+        (StatusCode::OK, "ok (standby: waiting for the lease)\n")
+    } else if s.health.ready() {
         (StatusCode::OK, "ok\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")

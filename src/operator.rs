@@ -33,6 +33,9 @@ pub enum RunError {
     /// No cluster configuration (KUBECONFIG or in-cluster) could be loaded.
     #[error("cannot connect to the cluster: {0}")]
     Connect(#[source] kube::Error),
+    /// Another replica took the Lease while this one was leading.
+    #[error("lost the leader lease")]
+    LostLease,
     /// The health/metrics server could not start.
     #[error("cannot serve health and metrics on {addr}: {source}")]
     Serve {
@@ -124,32 +127,137 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Connect)?;
     let health = Arc::new(Health::new(args.watch_stall()));
     let metrics = Arc::new(Metrics::new());
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // `stop` ends everything: SIGTERM/Ctrl-C, or the loss of the lease.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
 
-    let mut server_shutdown = shutdown_rx.clone();
+    let mut server_stop = stop_rx.clone();
     let addr = args.listen;
     let server = tokio::spawn(health::serve(
         addr,
         health.clone(),
         metrics.clone(),
         async move {
-            let _ = server_shutdown.changed().await;
+            let _ = server_stop.changed().await;
         },
     ));
+    let signal_stop = stop_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested");
-        let _ = shutdown_tx.send(true);
+        let _ = signal_stop.send(true);
     });
 
-    if wait_for_crds(&client, shutdown_rx.clone()).await {
-        tracing::info!("CRDs established; starting watches");
-        run_controllers(&args, client, health, metrics, shutdown_rx.clone()).await;
+    let mut lost = false;
+    if wait_for_crds(&client, stop_rx.clone()).await {
+        if args.leader_election {
+            health.set_standby(true);
+            if let Some((mut leading, task)) = acquire_lease(&args, &client, stop_rx.clone()).await
+            {
+                health.set_standby(false);
+                tracing::info!("leading: starting watches and controllers");
+                let (ctl_tx, ctl_rx) = watch::channel(false);
+                let mut stop = stop_rx.clone();
+                let guard = tokio::spawn(async move {
+                    // Stop the controllers on shutdown or when the lease is lost.
+                    let lost = tokio::select! {
+                        _ = stop.changed() => false,
+                        _ = async { while leading.changed().await.is_ok() && *leading.borrow() {} } => true,
+                    };
+                    let _ = ctl_tx.send(true);
+                    // Dropping the receiver releases the lease, so a standby takes over at once.
+                    drop(leading);
+                    lost
+                });
+                run_controllers(&args, client, health.clone(), metrics, ctl_rx).await;
+                lost = guard.await.unwrap_or(true);
+                let _ = task.await;
+                if lost {
+                    tracing::error!("lost the lease: stopping so a fresh start can stand by");
+                    let _ = stop_tx.send(true);
+                }
+            }
+        } else {
+            tracing::info!("CRDs established; starting watches");
+            run_controllers(&args, client, health, metrics, stop_rx.clone()).await;
+        }
     }
-    match server.await {
+    let _ = stop_tx.send(true);
+    let served = match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(source)) => Err(RunError::Serve { addr, source }),
         Err(_) => Ok(()),
+    };
+    if lost {
+        Err(RunError::LostLease)
+    } else {
+        served
+    }
+}
+
+/// The name of the Lease the replicas compete for.
+pub const LEASE_NAME: &str = "govcloud-operator";
+
+fn identity(args: &RunArgs) -> String {
+    args.leader_identity
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "host".into());
+            format!("{host}-{}", std::process::id())
+        })
+}
+
+type LeaseTask =
+    tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>;
+
+/// Waits until this replica holds the Lease (or shutdown). Keeps trying while the Lease's
+/// namespace is missing or the API is unreachable.
+async fn acquire_lease(
+    args: &RunArgs,
+    client: &Client,
+    mut stop: watch::Receiver<bool>,
+) -> Option<(watch::Receiver<bool>, LeaseTask)> {
+    let me = identity(args);
+    let mut delay = Duration::from_secs(1);
+    let manager = loop {
+        let built = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+            .with_namespace(args.namespace.clone())
+            .with_identity(me.clone())
+            .with_duration(args.lease_seconds.max(2))
+            .with_grace((args.lease_seconds / 3).max(1))
+            .with_field_manager(format!("govcloud.io/lease-{me}"))
+            .build()
+            .await;
+        match built {
+            Ok(m) => break m,
+            Err(e) => {
+                tracing::warn!(error = %e, namespace = %args.namespace, "cannot use the Lease yet; retrying")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(15));
+    };
+    let (mut leading, task) = manager.watch().await;
+    tracing::info!(identity = %me, lease = LEASE_NAME, "standing by for the lease");
+    loop {
+        if *leading.borrow_and_update() {
+            tracing::info!(identity = %me, "acquired the lease");
+            return Some((leading, task));
+        }
+        tokio::select! {
+            changed = leading.changed() => if changed.is_err() { return None },
+            _ = stop.changed() => {
+                drop(leading);
+                let _ = task.await;
+                return None;
+            }
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use support::{apply_crds, control_plane, wait_until};
 async fn waits_for_crds_then_becomes_ready_and_stops_gracefully() -> anyhow::Result<()> {
     let cp = control_plane()?;
     // This test binary has its own control plane: no CRDs are installed yet.
-    let mut op = Operator::start(cp, &[])?;
+    // Without leader election: readiness here means "caches synced", not "standing by".
+    let mut op = Operator::start(cp, &["--leader-election=false"])?;
     wait_until(
         Duration::from_secs(30),
         "operator serving /livez",

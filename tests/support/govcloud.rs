@@ -54,6 +54,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
                 None,
             )
             .await?;
+            // The operator's own namespace holds its leader Lease.
+            let _ = super::create_namespace(&admin, "govcloud-system").await;
             let op = Operator::start(cp, operator_flags)?;
             *OPERATOR.lock().unwrap_or_else(|p| p.into_inner()) = Some(op);
             anyhow::Ok(())

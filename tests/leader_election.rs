@@ -1,0 +1,111 @@
+//! Two replicas, one leader: only the leader reconciles; a killed leader is replaced
+//! within 20 s; a gracefully stopped leader hands over at once.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use govcloud_operator::api::{RequestClass, RequestPhase};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use support::govcloud::*;
+use support::operator::Operator;
+use support::{create_namespace, unique_ns, wait_for};
+
+async fn holder(client: &kube::Client) -> anyhow::Result<Option<String>> {
+    let lease = Api::<Lease>::namespaced(client.clone(), "govcloud-system")
+        .get_opt("govcloud-operator")
+        .await?;
+    Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
+}
+
+fn reconciles(op: &Operator) -> u64 {
+    let (_, text) = op.get("/metrics").unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("govcloud_reconciles_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn one_replica_leads_and_a_standby_takes_over() -> anyhow::Result<()> {
+    // `installed` starts a first operator as "alpha"; a second joins as "beta".
+    let cp = installed(&["--leader-identity", "alpha", "--lease-seconds", "8"]).await?;
+    let admin = cp.admin().await?;
+    let mut beta = Operator::start(cp, &["--leader-identity", "beta", "--lease-seconds", "8"])?;
+    let ns = unique_ns("leader");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"})
+    })
+    .await?;
+
+    let first = wait_for(Duration::from_secs(30), "a lease holder", || async {
+        holder(&admin).await
+    })
+    .await?;
+    assert_eq!(first, "alpha", "the first replica leads");
+    file(
+        &admin,
+        &ns,
+        "one",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "one", "Approved", "").await?;
+    wait_phase(
+        &admin,
+        &ns,
+        "one",
+        RequestPhase::Active,
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(reconciles(&beta), 0, "the standby reconciles nothing");
+    let (code, body) = beta.get("/readyz")?;
+    assert_eq!(code, 200, "a standby is ready: {body}");
+    assert!(body.contains("standby"));
+
+    // SIGKILL the leader: beta takes over within 20 s and provisions the next request.
+    let killed = Instant::now();
+    with_operator(|alpha| alpha.kill());
+    file(
+        &admin,
+        &ns,
+        "two",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "two", "Approved", "").await?;
+    wait_phase(
+        &admin,
+        &ns,
+        "two",
+        RequestPhase::Active,
+        Duration::from_secs(30),
+    )
+    .await?;
+    let takeover = killed.elapsed();
+    assert!(
+        takeover <= Duration::from_secs(20),
+        "took over in {takeover:?}"
+    );
+    assert_eq!(holder(&admin).await?.as_deref(), Some("beta"));
+    assert!(reconciles(&beta) > 0);
+
+    // alpha comes back as a standby; beta stops gracefully and hands over at once.
+    with_operator(|alpha| alpha.restart()).transpose()?;
+    tokio::time::sleep(Duration::from_secs(2)).await; // alpha's watch of the Lease is up
+    let stopped = Instant::now();
+    assert!(beta.terminate(Duration::from_secs(20))?, "graceful exit");
+    wait_for(Duration::from_secs(20), "alpha leads again", || async {
+        Ok(holder(&admin).await?.filter(|h| h == "alpha"))
+    })
+    .await?;
+    let handover = stopped.elapsed();
+    assert!(
+        handover < Duration::from_secs(8),
+        "handed over in {handover:?}, before the lease would have expired"
+    );
+    Ok(())
+}
