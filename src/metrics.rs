@@ -33,6 +33,24 @@ pub struct WatchLabels {
     pub resource: &'static str,
 }
 
+/// Requests by phase.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// The custom resource kind.
+    pub kind: &'static str,
+    /// The phase.
+    pub phase: &'static str,
+}
+
+/// Overdue items by stage.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    /// The custom resource kind.
+    pub kind: &'static str,
+    /// The overdue condition type, e.g. `ReviewOverdue`.
+    pub stage: &'static str,
+}
+
 /// All metrics of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +64,10 @@ pub struct Metrics {
     pub watch_errors: Family<WatchLabels, Counter>,
     /// Calendar years covered (embedded plus WorkCalendar objects).
     pub calendar_years: Gauge,
+    /// Objects by kind and phase.
+    pub phases: Family<PhaseLabels, Gauge>,
+    /// Objects with an overdue condition, by kind and stage.
+    pub overdue: Family<StageLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -65,6 +87,8 @@ impl Metrics {
         });
         let watch_errors = Family::<WatchLabels, Counter>::default();
         let calendar_years = Gauge::default();
+        let phases = Family::<PhaseLabels, Gauge>::default();
+        let overdue = Family::<StageLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -86,6 +110,12 @@ impl Metrics {
             "Years with statutory calendar data",
             calendar_years.clone(),
         );
+        registry.register("objects", "Objects by kind and phase", phases.clone());
+        registry.register(
+            "overdue",
+            "Objects with an overdue condition, by kind and stage",
+            overdue.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -93,6 +123,8 @@ impl Metrics {
             duration,
             watch_errors,
             calendar_years,
+            phases,
+            overdue,
         }
     }
 
@@ -109,6 +141,85 @@ impl Metrics {
         self.failures
             .get_or_create(&FailureLabels { kind, category })
             .inc();
+    }
+
+    /// Sets the phase and overdue gauges from `(kind, phase, true condition types)` of every
+    /// object; phases and stages never seen are reported as zero.
+    pub fn set_inventory<'a>(
+        &self,
+        objects: impl IntoIterator<Item = (&'static str, Option<&'static str>, Vec<&'a str>)>,
+    ) {
+        const STAGES: [&str; 6] = [
+            "ReviewOverdue",
+            "ProvisioningOverdue",
+            "NotDeployed",
+            "PaperworkOverdue",
+            "ApplyOverdue",
+            "ReclaimOverdue",
+        ];
+        let mut phases: std::collections::HashMap<PhaseLabels, i64> =
+            std::collections::HashMap::new();
+        let mut overdue: std::collections::HashMap<StageLabels, i64> =
+            std::collections::HashMap::new();
+        for (kind, phase, conditions) in objects {
+            *phases
+                .entry(PhaseLabels {
+                    kind,
+                    phase: phase.unwrap_or("Unknown"),
+                })
+                .or_default() += 1;
+            for stage in STAGES {
+                if conditions.contains(&stage) {
+                    *overdue.entry(StageLabels { kind, stage }).or_default() += 1;
+                }
+            }
+        }
+        const KNOWN: [(&str, &[&str]); 3] = [
+            (
+                "CloudResourceRequest",
+                &[
+                    "Submitted",
+                    "Approved",
+                    "Rejected",
+                    "Provisioning",
+                    "Active",
+                    "Suspended",
+                    "Reclaiming",
+                    "Reclaimed",
+                    "Invalid",
+                ],
+            ),
+            (
+                "ResourceChange",
+                &["Submitted", "Approved", "Rejected", "Applied", "Invalid"],
+            ),
+            (
+                "ExitRequest",
+                &[
+                    "Submitted",
+                    "Approved",
+                    "Rejected",
+                    "Transition",
+                    "Reclaiming",
+                    "Completed",
+                    "Invalid",
+                ],
+            ),
+        ];
+        for (kind, known) in KNOWN {
+            for phase in known {
+                phases.entry(PhaseLabels { kind, phase }).or_default();
+            }
+            for stage in STAGES {
+                overdue.entry(StageLabels { kind, stage }).or_default();
+            }
+        }
+        for (labels, n) in phases {
+            self.phases.get_or_create(&labels).set(n);
+        }
+        for (labels, n) in overdue {
+            self.overdue.get_or_create(&labels).set(n);
+        }
     }
 
     /// The text exposition format.
@@ -136,5 +247,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("govcloud_reconcile_failures_total{kind=\"CloudResourceRequest\",category=\"kube\"} 1"), "{text}");
+        m.set_inventory([
+            ("CloudResourceRequest", Some("Active"), vec!["Ready"]),
+            (
+                "CloudResourceRequest",
+                Some("Submitted"),
+                vec!["ReviewOverdue"],
+            ),
+        ]);
+        let text = m.encode();
+        assert!(
+            text.contains("govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Active\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Suspended\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "govcloud_overdue{kind=\"CloudResourceRequest\",stage=\"ReviewOverdue\"} 1"
+            ),
+            "{text}"
+        );
     }
 }

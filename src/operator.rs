@@ -388,6 +388,8 @@ async fn run_controllers(
         }
     };
     let managed = watcher::Config::default().labels(&format!("{}=true", tenant::MANAGED_LABEL));
+    // Phase and overdue gauges, recounted from the stores every 15 s.
+    let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {
@@ -418,6 +420,90 @@ async fn run_controllers(
         .run(exit::reconcile, exit::error_policy, ctx)
         .for_each(|r| log_controller_error(exit::KIND, r));
     tokio::join!(request_controller, change_controller, exit_controller);
+    inventory.abort();
+}
+
+fn phase_word<P: serde::Serialize>(phase: Option<P>) -> Option<&'static str> {
+    // Phases serialize to their fixed variant names; map them onto static labels.
+    const WORDS: [&str; 14] = [
+        "Submitted",
+        "Approved",
+        "Rejected",
+        "Provisioning",
+        "Active",
+        "Suspended",
+        "Reclaiming",
+        "Reclaimed",
+        "Invalid",
+        "Applied",
+        "Transition",
+        "Completed",
+        "Unknown",
+        "",
+    ];
+    let text = serde_json::to_value(phase?).ok()?;
+    WORDS.iter().find(|w| Some(**w) == text.as_str()).copied()
+}
+
+async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let requests = ctx.requests.state();
+        let changes = ctx.changes.state();
+        let exits = ctx.exits.state();
+        let true_conditions = |cs: &[crate::api::Condition]| {
+            cs.iter()
+                .filter(|c| c.status == "True")
+                .map(|c| c.type_.clone())
+                .collect::<Vec<String>>()
+        };
+        let rows: Vec<(&'static str, Option<&'static str>, Vec<String>)> = requests
+            .iter()
+            .map(|r| {
+                (
+                    "CloudResourceRequest",
+                    phase_word(r.status.as_ref().and_then(|s| s.phase)),
+                    true_conditions(
+                        r.status
+                            .as_ref()
+                            .map(|s| s.conditions.as_slice())
+                            .unwrap_or_default(),
+                    ),
+                )
+            })
+            .chain(changes.iter().map(|c| {
+                (
+                    "ResourceChange",
+                    phase_word(c.status.as_ref().and_then(|s| s.phase)),
+                    true_conditions(
+                        c.status
+                            .as_ref()
+                            .map(|s| s.conditions.as_slice())
+                            .unwrap_or_default(),
+                    ),
+                )
+            }))
+            .chain(exits.iter().map(|e| {
+                (
+                    "ExitRequest",
+                    phase_word(e.status.as_ref().and_then(|s| s.phase)),
+                    true_conditions(
+                        e.status
+                            .as_ref()
+                            .map(|s| s.conditions.as_slice())
+                            .unwrap_or_default(),
+                    ),
+                )
+            }))
+            .collect();
+        ctx.metrics.set_inventory(
+            rows.iter()
+                .map(|(k, p, cs)| (*k, *p, cs.iter().map(String::as_str).collect())),
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, result: Result<T, E>) {
