@@ -49,6 +49,15 @@ async fn waits_for_crds_then_becomes_ready_and_stops_gracefully() -> anyhow::Res
         "{metrics}"
     );
     assert!(
+        metrics.contains("govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Active\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("govcloud_overdue{kind=\"CloudResourceRequest\",stage=\"ReviewOverdue\"} 0"),
+        "{metrics}"
+    );
+    assert!(
         !metrics.contains("tax-portal"),
         "no object names in metrics"
     );
