@@ -325,7 +325,7 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
         "Submitted",
         "Rejected",
         "Resubmitted",
-        "Provisioning",
+        "Approved",
         "Active",
     ] {
         wait_event(&admin, &ns, "portal", reason, T).await?;

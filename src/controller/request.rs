@@ -104,8 +104,22 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
 
     // Gather: the tenant namespace, once one is granted.
-    let observed = match &current.tenant_namespace {
-        Some(ns) if current.grant.is_some() => Some(tenant::observe(&ctx.client, ns, uid).await?),
+    let may_provision =
+        current.grant.is_none() && (req.spec.emergency || current.approval.is_some());
+    let tenant_name = match &current.tenant_namespace {
+        Some(ns) if current.grant.is_some() => Some(ns.clone()),
+        _ if may_provision => Some(
+            req.spec
+                .tenant_namespace
+                .clone()
+                .unwrap_or_else(|| tenant_names::default_name(namespace, name)),
+        ),
+        _ => None,
+    };
+    let observed = match &tenant_name {
+        Some(ns) if tenant_names::forbidden_reason(ns, &ctx.config.namespace).is_none() => {
+            Some(tenant::observe(&ctx.client, ns, uid).await?)
+        }
         _ => None,
     };
     let active = current
@@ -115,8 +129,16 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     let deployed = conditions::find(&current.conditions, types::NOT_DEPLOYED)
         .is_some_and(|c| c.status == "False");
     let has_pods = match (&observed, &current.tenant_namespace) {
+        // Pods matter only once the deployment deadline has come (SN 11).
         (Some(o), Some(ns))
-            if active && !deployed && o.state == (TenantState::Owned { terminating: false }) =>
+            if active
+                && !deployed
+                && o.state == (TenantState::Owned { terminating: false })
+                && current
+                    .deadlines
+                    .as_ref()
+                    .and_then(|d| d.deploy_by)
+                    .is_some_and(|d| now >= d) =>
         {
             Some(tenant::has_pods(&ctx.client, ns).await?)
         }

@@ -507,6 +507,20 @@ pub fn notices(old: &CloudResourceRequestStatus, new: &CloudResourceRequestStatu
     } else if let Some(phase) = new.phase.filter(|p| Some(*p) != old.phase) {
         out.push(phase_notice(phase, new));
     }
+    if new.reviewed_approval != old.reviewed_approval
+        && let Some(a) = new
+            .reviewed_approval
+            .as_ref()
+            .filter(|a| a.decision == Decision::Approved)
+        && new.phase != Some(RequestPhase::Approved)
+    {
+        let by = a.reviewer.clone().unwrap_or_else(|| "the bureau".into());
+        out.push(Notice {
+            warning: false,
+            reason: "Approved",
+            message: format!("approved by {by}"),
+        });
+    }
     for applied in new.applied_changes.iter().skip(old.applied_changes.len()) {
         out.push(Notice {
             warning: false,
@@ -762,6 +776,12 @@ fn decide_lifecycle(
                     format!("provisioning tenant namespace {}", checked.tenant_namespace),
                 ));
                 p.action = Action::Reserve;
+                // The reservation write exists to keep pool capacity across restarts;
+                // without a pool limit the grant is recorded with the opening instead.
+                if rules.capacity.is_none() && i.tenant.is_some() && !i.deleting {
+                    p.wanted.clear();
+                    lifecycle_granted(i, rules, &mut st, &mut clock, verdict, &mut p);
+                }
             }
         }
     } else {

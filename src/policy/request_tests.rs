@@ -749,3 +749,28 @@ fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
     assert_eq!(restore.get("Deployment/web"), Some(&2));
     assert!(out.status.suspended_replicas.is_empty());
 }
+
+#[test]
+fn without_a_pool_limit_an_approval_opens_in_one_pass() {
+    let mut w = World::new(RequestClass::Production);
+    w.rules.capacity = None;
+    w.step(t(2026, 3, 2, 10));
+    w.approve(None);
+    let out = w.step(t(2026, 3, 3, 10));
+    assert!(
+        matches!(out.action, Action::Activate { .. }),
+        "{:?}",
+        out.action
+    );
+    assert_eq!(out.status.phase, Some(RequestPhase::Active));
+    assert!(
+        out.status.grant.is_some() && out.status.billing.as_ref().unwrap().started_at.is_some()
+    );
+    // Not looked up yet (no tenant observation): the reservation comes first.
+    let mut w = World::new(RequestClass::Production);
+    w.rules.capacity = None;
+    w.tenant = None;
+    w.step(t(2026, 3, 2, 10));
+    w.approve(None);
+    assert_eq!(w.step(t(2026, 3, 3, 10)).action, Action::Reserve);
+}
