@@ -139,10 +139,7 @@ pub fn request_timeline(
     for e in exits {
         let name = e.name_any();
         let est = e.status.clone().unwrap_or_default();
-        if let Some(t) = est
-            .submitted_at
-            .or(created_at(&e.metadata))
-        {
+        if let Some(t) = est.submitted_at.or(created_at(&e.metadata)) {
             events.push(event(t, format!("Exit {name} filed")));
         }
         if let Some(approval) = &est.approval
@@ -459,11 +456,16 @@ pub fn render_change(c: &ResourceChange, zone: Tz, now: DateTime<Utc>) -> String
             }),
     );
     if let Some(delta) = &st.cost_delta {
-        let mut text = format!("{} a month", delta.monthly);
+        let sign = if delta.monthly.starts_with('-') {
+            ""
+        } else {
+            "+"
+        };
+        let mut text = format!("{sign}{} a month", delta.monthly);
         if let Some(ratio) = &delta.ratio {
             text.push_str(&format!(" (ratio {ratio})"));
         }
-        field(&mut out, "Cost delta", text);
+        field(&mut out, "Cost", text);
     }
     if st.requires_justification == Some(true) {
         field(&mut out, "Needs", "a justification (GY 9)");

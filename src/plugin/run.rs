@@ -328,7 +328,17 @@ async fn decide(
         );
         return Ok(());
     }
-    if phase != "Submitted" {
+    // An emergency request is decided after it opened (XB 26): its paperwork is pending.
+    let paperwork_pending = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| {
+            c.iter().any(|c| {
+                c.get("type").and_then(|t| t.as_str()) == Some("PaperworkPending")
+                    && c.get("status").and_then(|t| t.as_str()) == Some("True")
+            })
+        });
+    if phase != "Submitted" && !paperwork_pending {
         let shown = if phase.is_empty() {
             "not yet seen by the operator"
         } else {
