@@ -5,6 +5,7 @@
 //! - [`policy`]: the pure core — durations, the statutory working-day calendar, presets and
 //!   every lifecycle decision. No kube client and no I/O live there.
 //! - [`operator`], [`health`], [`metrics`], [`telemetry`], [`cli`]: the running process.
+//! - [`plugin`]: `kubectl govcloud`, the kubectl plugin for approvers and vendors.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -14,5 +15,6 @@ pub mod crds;
 pub mod health;
 pub mod metrics;
 pub mod operator;
+pub mod plugin;
 pub mod policy;
 pub mod telemetry;

@@ -165,33 +165,52 @@ impl Context {
     /// The calendar named by a policy: `cn-statutory` with every WorkCalendar's years laid
     /// over it, or one WorkCalendar alone.
     pub fn calendar(&self, name: &str) -> Result<Calendar, String> {
-        let mut calendars = self.calendars.state();
-        calendars.sort_by_key(|c| c.name_any());
-        let (mut cal, sources) = if name == CN_STATUTORY {
-            (Calendar::cn_statutory(), calendars)
-        } else {
-            let own: Vec<_> = calendars
-                .into_iter()
-                .filter(|c| c.name_any() == name)
-                .collect();
-            if own.is_empty() {
-                return Err(format!("spec.calendar: WorkCalendar {name:?} not found"));
-            }
-            (Calendar::new(), own)
-        };
-        for wc in sources {
-            for year in &wc.spec.years {
-                match calendar_year(year) {
-                    Ok(days) => cal.set_year(year.year, days),
-                    Err(msg) => {
-                        tracing::warn!(calendar = %wc.name_any(), year = year.year, %msg, "skipping calendar year")
-                    }
-                }
-            }
+        let (cal, skipped) = compose_calendar(name, self.calendars.state().iter().map(|c| &**c))?;
+        for msg in skipped {
+            tracing::warn!(%msg, "skipping calendar year");
         }
         self.metrics.calendar_years.set(cal.years().len() as i64);
         Ok(cal)
     }
+}
+
+/// The calendar called `name` built from `calendars` (the WorkCalendar objects): for
+/// `cn-statutory`, the embedded years with every WorkCalendar's years laid over them in
+/// name order; for any other name, that WorkCalendar alone. Also returns one message per
+/// year that was skipped because its data is unusable. Pure; shared by the operator and
+/// the kubectl plugin.
+pub fn compose_calendar<'a>(
+    name: &str,
+    calendars: impl IntoIterator<Item = &'a WorkCalendar>,
+) -> Result<(Calendar, Vec<String>), String> {
+    let mut calendars: Vec<&WorkCalendar> = calendars.into_iter().collect();
+    calendars.sort_by_key(|c| c.name_any());
+    let (mut cal, sources) = if name == CN_STATUTORY {
+        (Calendar::cn_statutory(), calendars)
+    } else {
+        let own: Vec<_> = calendars
+            .into_iter()
+            .filter(|c| c.name_any() == name)
+            .collect();
+        if own.is_empty() {
+            return Err(format!("spec.calendar: WorkCalendar {name:?} not found"));
+        }
+        (Calendar::new(), own)
+    };
+    let mut skipped = Vec::new();
+    for wc in sources {
+        for year in &wc.spec.years {
+            match calendar_year(year) {
+                Ok(days) => cal.set_year(year.year, days),
+                Err(msg) => skipped.push(format!(
+                    "WorkCalendar {:?} year {}: {msg}",
+                    wc.name_any(),
+                    year.year
+                )),
+            }
+        }
+    }
+    Ok((cal, skipped))
 }
 
 fn calendar_year(year: &crate::api::CalendarYear) -> Result<Vec<CalendarDay>, String> {

@@ -1,0 +1,575 @@
+//! The commands against the cluster: read what they need, hand it to the pure formatting
+//! in the sibling modules, and turn API errors into messages a person can act on.
+
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use chrono_tz::Tz;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::cli::{CalendarArgs, CalendarCommand, Cli, Command, Output};
+use super::kind::{Kind, Target, parse_target};
+use super::zones::Zones;
+use super::{calendar, describe, pending, report};
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
+use crate::controller::compose_calendar;
+use crate::policy::rules::CN_STATUTORY;
+
+/// What the approver is told on a 403 when deciding.
+pub const FORBIDDEN_DECIDE: &str =
+    "you are not allowed to decide: ask for the govcloud-approver role";
+
+/// Longest wait for any one API call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the cluster's WorkCalendars before `calendar` goes on without them.
+const CALENDAR_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a command failed, and the exit code that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// 1 error, 2 usage, 3 forbidden, 4 not found.
+    pub code: u8,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl Failure {
+    fn error(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    fn forbidden(message: impl Into<String>) -> Self {
+        Failure {
+            code: 3,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Failure {
+            code: 4,
+            message: message.into(),
+        }
+    }
+
+    /// An API error while doing `what`.
+    fn api(what: &str, e: kube::Error) -> Self {
+        match &e {
+            kube::Error::Api(s) if s.code == 403 => Failure::forbidden(format!(
+                "{what}: forbidden: {} (ask for the govcloud-approver or govcloud-applicant role)",
+                s.message
+            )),
+            kube::Error::Api(s) if s.code == 404 => {
+                Failure::not_found(format!("{what}: not found ({})", s.message))
+            }
+            _ => Failure::error(format!("{what}: {e}")),
+        }
+    }
+}
+
+/// The connected cluster.
+struct Cluster {
+    client: Client,
+    /// The context's namespace (or `default`).
+    namespace: String,
+    /// The kubeconfig context's user name, for `reviewer` when the server cannot say.
+    user: Option<String>,
+}
+
+async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
+    let kubeconfig = match &cli.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path)
+            .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))?,
+        None => Kubeconfig::read()
+            .map_err(|e| Failure::error(format!("cannot read a kubeconfig: {e}")))?,
+    };
+    let context_name = cli
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone());
+    let user = context_name.as_ref().and_then(|name| {
+        kubeconfig
+            .contexts
+            .iter()
+            .find(|c| &c.name == name)
+            .and_then(|c| c.context.as_ref())
+            .and_then(|c| c.user.clone())
+    });
+    let options = KubeConfigOptions {
+        context: cli.context.clone(),
+        ..Default::default()
+    };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| Failure::error(format!("cannot use the kubeconfig: {e}")))?;
+    config.read_timeout = Some(CALL_TIMEOUT);
+    config.connect_timeout = Some(Duration::from_secs(10));
+    let namespace = config.default_namespace.clone();
+    let client = Client::try_from(config)
+        .map_err(|e| Failure::error(format!("cannot build a client: {e}")))?;
+    Ok(Cluster {
+        client,
+        namespace,
+        user,
+    })
+}
+
+/// Runs a parsed command line; prints results on stdout and notes on stderr.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Pending => pending_cmd(&cli).await,
+        Command::Approve(d) => {
+            decide(
+                &cli,
+                &d.target,
+                "Approved",
+                d.comment.as_deref(),
+                d.reviewer.as_deref(),
+            )
+            .await
+        }
+        Command::Reject(r) => {
+            if r.comment.trim().is_empty() {
+                return Err(Failure::usage(
+                    "a rejection states its reasons (XB 20): give them with --comment",
+                ));
+            }
+            decide(
+                &cli,
+                &r.target,
+                "Rejected",
+                Some(&r.comment),
+                r.reviewer.as_deref(),
+            )
+            .await
+        }
+        Command::Describe { target } => describe_cmd(&cli, target).await,
+        Command::Report => report_cmd(&cli).await,
+        Command::Calendar(args) => calendar_cmd(&cli, args).await,
+    }
+}
+
+/// Where `pending` and `report` look: one namespace or all.
+fn scope(cli: &Cli, cluster: &Cluster) -> Option<String> {
+    if cli.all_namespaces {
+        None
+    } else {
+        Some(
+            cli.namespace
+                .clone()
+                .unwrap_or_else(|| cluster.namespace.clone()),
+        )
+    }
+}
+
+fn scope_text(scope: Option<&str>) -> String {
+    match scope {
+        Some(ns) => format!("in namespace {ns}"),
+        None => "in any namespace".to_string(),
+    }
+}
+
+async fn list<K>(client: &Client, scope: Option<&str>) -> Result<Vec<K>, Failure>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = match scope {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let what = format!("listing {} {}", K::plural(&()), scope_text(scope));
+    api.list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .map_err(|e| Failure::api(&what, e))
+}
+
+/// The policies' zones; without them (no permission, no policies) every time is shown in
+/// Asia/Shanghai.
+async fn zones(cli: &Cli, client: &Client) -> Zones {
+    let policies = Api::<GovCloudPolicy>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    Zones::new(&policies, &cli.default_policy)
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn pending_cmd(cli: &Cli) -> Result<(), Failure> {
+    let cluster = connect(cli).await?;
+    let scope = scope(cli, &cluster);
+    let scope = scope.as_deref();
+    let requests = list::<CloudResourceRequest>(&cluster.client, scope).await?;
+    let changes = list::<ResourceChange>(&cluster.client, scope).await?;
+    let exits = list::<ExitRequest>(&cluster.client, scope).await?;
+    let zones = zones(cli, &cluster.client).await;
+    let now = Utc::now();
+    let mut items = pending::collect(&requests, &changes, &exits, &zones);
+    pending::sort(&mut items, now);
+    match cli.output {
+        Output::Json => print_json(&pending::to_json(&items, now)),
+        Output::Table if items.is_empty() => {
+            eprintln!("Nothing awaits review {}.", scope_text(scope));
+            Ok(())
+        }
+        Output::Table => {
+            print!("{}", pending::render_table(&items, now));
+            Ok(())
+        }
+    }
+}
+
+fn resource_of(kind: Kind) -> ApiResource {
+    match kind {
+        Kind::Request => ApiResource::erase::<CloudResourceRequest>(&()),
+        Kind::Change => ApiResource::erase::<ResourceChange>(&()),
+        Kind::Exit => ApiResource::erase::<ExitRequest>(&()),
+    }
+}
+
+/// Who is deciding: the flag, else the server's answer (SelfSubjectReview, API servers
+/// from 1.28 on; older ones answer 404), else the kubeconfig context's user.
+async fn reviewer(cluster: &Cluster, flag: Option<&str>) -> Result<String, Failure> {
+    if let Some(name) = flag.map(str::trim).filter(|n| !n.is_empty()) {
+        return Ok(name.to_string());
+    }
+    let review = Api::<SelfSubjectReview>::all(cluster.client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await;
+    if let Ok(review) = review
+        && let Some(name) = review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .filter(|n| !n.is_empty())
+    {
+        return Ok(name);
+    }
+    cluster
+        .user
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Failure::usage(
+                "cannot tell who you are from the cluster or the kubeconfig: give --reviewer NAME",
+            )
+        })
+}
+
+async fn decide(
+    cli: &Cli,
+    words: &[String],
+    decision: &str,
+    comment: Option<&str>,
+    reviewer_flag: Option<&str>,
+) -> Result<(), Failure> {
+    let target = parse_target(words).map_err(Failure::usage)?;
+    let cluster = connect(cli).await?;
+    let ns = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.namespace.clone());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &ns, &resource_of(target.kind));
+    let what = format!("{target} in namespace {ns}");
+    let current = api.get(&target.name).await.map_err(|e| match &e {
+        kube::Error::Api(s) if s.code == 404 => Failure::not_found(format!("{what} not found")),
+        kube::Error::Api(s) if s.code == 403 => Failure::forbidden(format!(
+            "{FORBIDDEN_DECIDE} (cannot read {what}: {})",
+            s.message
+        )),
+        _ => Failure::api(&format!("reading {what}"), e),
+    })?;
+    let generation = current.metadata.generation;
+    let status = current.data.get("status");
+    let phase = status
+        .and_then(|s| s.get("phase"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("");
+    let previous = status.and_then(|s| s.get("approval"));
+    if let Some(prev) = previous
+        && prev.get("decision").and_then(|d| d.as_str()) == Some(decision)
+        && prev.get("generation").and_then(|g| g.as_i64()) == generation
+        && generation.is_some()
+    {
+        let by = prev
+            .get("reviewer")
+            .and_then(|r| r.as_str())
+            .unwrap_or("someone");
+        eprintln!(
+            "{target} is already {decision} by {by} at generation {}: nothing to do",
+            generation.unwrap_or_default()
+        );
+        return Ok(());
+    }
+    // An emergency request is decided after it opened (XB 26): its paperwork is pending.
+    let paperwork_pending = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| {
+            c.iter().any(|c| {
+                c.get("type").and_then(|t| t.as_str()) == Some("PaperworkPending")
+                    && c.get("status").and_then(|t| t.as_str()) == Some("True")
+            })
+        });
+    if phase != "Submitted" && !paperwork_pending {
+        let shown = if phase.is_empty() {
+            "not yet seen by the operator"
+        } else {
+            phase
+        };
+        eprintln!("note: {target} is {shown}, not Submitted; recording the decision anyway");
+    }
+    let reviewer = reviewer(&cluster, reviewer_flag).await?;
+    let mut approval = json!({
+        "decision": decision,
+        "reviewer": reviewer,
+        "decidedAt": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    if let Some(c) = comment {
+        approval["comment"] = json!(c);
+    }
+    if let Some(g) = generation {
+        approval["generation"] = json!(g);
+    }
+    let patch = json!({"status": {"approval": approval}});
+    api.patch_status(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| match &e {
+            kube::Error::Api(s) if s.code == 403 => {
+                Failure::forbidden(format!("{FORBIDDEN_DECIDE} ({})", s.message))
+            }
+            kube::Error::Api(s) if s.code == 404 => Failure::not_found(format!(
+                "{what} not found (deleted meanwhile, or the CRD has no status subresource)"
+            )),
+            _ => Failure::api(&format!("recording the decision on {what}"), e),
+        })?;
+    match cli.output {
+        Output::Json => print_json(&json!({
+            "kind": target.kind.kind(),
+            "namespace": ns,
+            "name": target.name,
+            "approval": approval,
+        })),
+        Output::Table => {
+            println!(
+                "{target} {} by {reviewer}{}",
+                decision.to_ascii_lowercase(),
+                generation
+                    .map(|g| format!(" (generation {g})"))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn get<K>(client: &Client, ns: &str, target: &Target) -> Result<K, Failure>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get(&target.name)
+        .await
+        .map_err(|e| match &e {
+            kube::Error::Api(s) if s.code == 404 => {
+                Failure::not_found(format!("{target} not found in namespace {ns}"))
+            }
+            _ => Failure::api(&format!("reading {target} in namespace {ns}"), e),
+        })
+}
+
+async fn describe_cmd(cli: &Cli, words: &[String]) -> Result<(), Failure> {
+    let target = parse_target(words).map_err(Failure::usage)?;
+    let cluster = connect(cli).await?;
+    let ns = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.namespace.clone());
+    let client = &cluster.client;
+    let zones = zones(cli, client).await;
+    let now = Utc::now();
+    let text = match target.kind {
+        Kind::Request => {
+            let r: CloudResourceRequest = get(client, &ns, &target).await?;
+            let name = r.name_any();
+            let changes: Vec<ResourceChange> = list::<ResourceChange>(client, Some(&ns))
+                .await?
+                .into_iter()
+                .filter(|c| c.spec.request == name)
+                .collect();
+            let exits: Vec<ExitRequest> = list::<ExitRequest>(client, Some(&ns))
+                .await?
+                .into_iter()
+                .filter(|e| e.spec.request == name)
+                .collect();
+            if cli.output == Output::Json {
+                return print_json(&json!({"request": r, "changes": changes, "exits": exits}));
+            }
+            describe::render_request(&r, &changes, &exits, zones.of_request(&r), now)
+        }
+        Kind::Change => {
+            let c: ResourceChange = get(client, &ns, &target).await?;
+            if cli.output == Output::Json {
+                return print_json(&json!(c));
+            }
+            let zone = parent_zone(client, &zones, &ns, &c.spec.request).await;
+            describe::render_change(&c, zone, now)
+        }
+        Kind::Exit => {
+            let e: ExitRequest = get(client, &ns, &target).await?;
+            if cli.output == Output::Json {
+                return print_json(&json!(e));
+            }
+            let zone = parent_zone(client, &zones, &ns, &e.spec.request).await;
+            describe::render_exit(&e, zone, now)
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+async fn parent_zone(client: &Client, zones: &Zones, ns: &str, request: &str) -> Tz {
+    match Api::<CloudResourceRequest>::namespaced(client.clone(), ns)
+        .get_opt(request)
+        .await
+    {
+        Ok(Some(r)) => zones.of_request(&r),
+        _ => zones.of_policy(None),
+    }
+}
+
+async fn report_cmd(cli: &Cli) -> Result<(), Failure> {
+    let cluster = connect(cli).await?;
+    let scope = scope(cli, &cluster);
+    let scope = scope.as_deref();
+    let requests = list::<CloudResourceRequest>(&cluster.client, scope).await?;
+    let changes = list::<ResourceChange>(&cluster.client, scope).await?;
+    let exits = list::<ExitRequest>(&cluster.client, scope).await?;
+    let units = report::aggregate(&requests, &changes, &exits);
+    match cli.output {
+        Output::Json => print_json(&report::to_json(&units)),
+        Output::Table if units.is_empty() => {
+            eprintln!("No requests {}.", scope_text(scope));
+            Ok(())
+        }
+        Output::Table => {
+            print!("{}", report::render_table(&units));
+            Ok(())
+        }
+    }
+}
+
+/// The cluster's WorkCalendars, or why they could not be read.
+async fn work_calendars(cli: &Cli) -> Result<Vec<WorkCalendar>, String> {
+    let read = async {
+        let cluster = connect(cli).await.map_err(|f| f.message)?;
+        Api::<WorkCalendar>::all(cluster.client)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(CALENDAR_TIMEOUT, read).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {}s", CALENDAR_TIMEOUT.as_secs())),
+    }
+}
+
+async fn calendar_cmd(cli: &Cli, args: &CalendarArgs) -> Result<(), Failure> {
+    let zone: Tz = args.time_zone.parse().map_err(|_| {
+        Failure::usage(format!(
+            "{:?} is not an IANA time zone (e.g. Asia/Shanghai)",
+            args.time_zone
+        ))
+    })?;
+    // Check the arguments before going to the cluster.
+    let request = match &args.command {
+        CalendarCommand::Between { from, to } => {
+            let from = calendar::parse_date(from).map_err(Failure::usage)?;
+            let to = calendar::parse_date(to).map_err(Failure::usage)?;
+            if to < from {
+                return Err(Failure::usage(format!(
+                    "{to} is before {from}: give the earlier date first"
+                )));
+            }
+            (from, Some(to), None)
+        }
+        CalendarCommand::Add { date, period } => (
+            calendar::parse_date(date).map_err(Failure::usage)?,
+            None,
+            Some(calendar::parse_period(period).map_err(Failure::usage)?),
+        ),
+    };
+    let objects = if args.offline {
+        Vec::new()
+    } else {
+        match work_calendars(cli).await {
+            Ok(objects) => objects,
+            Err(why) => {
+                eprintln!(
+                    "note: cluster not reachable ({why}); using the embedded {CN_STATUTORY} calendar only"
+                );
+                Vec::new()
+            }
+        }
+    };
+    let (cal, skipped) = compose_calendar(&args.calendar, &objects)
+        .map_err(|e| Failure::not_found(format!("calendar {:?}: {e}", args.calendar)))?;
+    for msg in skipped {
+        eprintln!("note: skipped {msg}");
+    }
+    let name = args.calendar.as_str();
+    match request {
+        (from, Some(to), _) => {
+            let b = calendar::between(&cal, from, to).map_err(Failure::usage)?;
+            match cli.output {
+                Output::Json => print_json(&calendar::between_json(&b, name)),
+                Output::Table => {
+                    print!("{}", calendar::render_between(&b, name));
+                    Ok(())
+                }
+            }
+        }
+        (from, None, Some(period)) => {
+            let a = calendar::add(&cal, from, period, zone);
+            match cli.output {
+                Output::Json => print_json(&calendar::add_json(&a, name)),
+                Output::Table => {
+                    print!("{}", calendar::render_add(&a, name));
+                    Ok(())
+                }
+            }
+        }
+        _ => Err(Failure::usage("nothing to compute")),
+    }
+}
