@@ -321,13 +321,7 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
     Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant)
         .get("govcloud-isolation")
         .await?;
-    for reason in [
-        "Submitted",
-        "Rejected",
-        "Resubmitted",
-        "Approved",
-        "Active",
-    ] {
+    for reason in ["Submitted", "Rejected", "Resubmitted", "Approved", "Active"] {
         wait_event(&admin, &ns, "portal", reason, T).await?;
     }
 
