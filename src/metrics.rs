@@ -33,6 +33,45 @@ pub struct WatchLabels {
     pub resource: &'static str,
 }
 
+/// An API request by verb.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerbLabels {
+    /// get, list, watch, create, update, patch or delete.
+    pub verb: &'static str,
+}
+
+/// The Kubernetes verb of an HTTP request to the API server.
+pub fn verb_of(method: &str, path: &str, query: Option<&str>) -> &'static str {
+    match method {
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" => "delete",
+        "GET"
+            if query
+                .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1")) =>
+        {
+            "watch"
+        }
+        "GET" => {
+            // /api/v1/... or /apis/GROUP/VERSION/...; then [namespaces/NS/]PLURAL[/NAME[/SUB]].
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let rest = match segs.first() {
+                Some(&"api") => segs.get(2..).unwrap_or_default(),
+                Some(&"apis") => segs.get(3..).unwrap_or_default(),
+                _ => return "get",
+            };
+            let rest = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+                &rest[2..]
+            } else {
+                rest
+            };
+            if rest.len() == 1 { "list" } else { "get" }
+        }
+        _ => "other",
+    }
+}
+
 /// Requests by phase.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
@@ -66,6 +105,8 @@ pub struct Metrics {
     pub calendar_years: Gauge,
     /// Objects by kind and phase.
     pub phases: Family<PhaseLabels, Gauge>,
+    /// API requests the operator made, by verb.
+    pub api_requests: Family<VerbLabels, Counter>,
     /// Objects with an overdue condition, by kind and stage.
     pub overdue: Family<StageLabels, Gauge>,
 }
@@ -88,6 +129,7 @@ impl Metrics {
         let watch_errors = Family::<WatchLabels, Counter>::default();
         let calendar_years = Gauge::default();
         let phases = Family::<PhaseLabels, Gauge>::default();
+        let api_requests = Family::<VerbLabels, Counter>::default();
         let overdue = Family::<StageLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
@@ -116,6 +158,11 @@ impl Metrics {
             "Objects with an overdue condition, by kind and stage",
             overdue.clone(),
         );
+        registry.register(
+            "api_requests",
+            "API requests the operator made, by verb",
+            api_requests.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -125,6 +172,7 @@ impl Metrics {
             calendar_years,
             phases,
             overdue,
+            api_requests,
         }
     }
 
@@ -235,6 +283,41 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verbs_are_read_from_method_and_path() {
+        assert_eq!(verb_of("GET", "/api/v1/namespaces", None), "list");
+        assert_eq!(verb_of("GET", "/api/v1/namespaces/tax", None), "get");
+        assert_eq!(
+            verb_of("GET", "/api/v1/namespaces/tax/pods", Some("limit=1")),
+            "list"
+        );
+        assert_eq!(
+            verb_of(
+                "GET",
+                "/apis/govcloud.io/v1alpha1/namespaces/u/cloudresourcerequests/x",
+                None
+            ),
+            "get"
+        );
+        assert_eq!(
+            verb_of(
+                "GET",
+                "/apis/govcloud.io/v1alpha1/cloudresourcerequests",
+                Some("watch=true&resourceVersion=5")
+            ),
+            "watch"
+        );
+        assert_eq!(
+            verb_of(
+                "PATCH",
+                "/apis/govcloud.io/v1alpha1/namespaces/u/cloudresourcerequests/x/status",
+                None
+            ),
+            "patch"
+        );
+        assert_eq!(verb_of("POST", "/api/v1/namespaces", None), "create");
+    }
 
     #[test]
     fn labels_carry_only_fixed_words() {

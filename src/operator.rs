@@ -124,9 +124,9 @@ where
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Connect)?;
     let health = Arc::new(Health::new(args.watch_stall()));
     let metrics = Arc::new(Metrics::new());
+    let client = counted_client(metrics.clone()).await?;
     // `stop` ends everything: SIGTERM/Ctrl-C, or the loss of the lease.
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -193,6 +193,24 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     } else {
         served
     }
+}
+
+/// A client whose every request is counted by verb in `govcloud_api_requests_total`.
+async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunError> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| RunError::Connect(kube::Error::InferConfig(e)))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Connect)?;
+    let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        let verb =
+            crate::metrics::verb_of(req.method().as_str(), req.uri().path(), req.uri().query());
+        metrics
+            .api_requests
+            .get_or_create(&crate::metrics::VerbLabels { verb })
+            .inc();
+        req
+    });
+    Ok(builder.with_layer(&count).build())
 }
 
 /// The name of the Lease the replicas compete for.
@@ -352,6 +370,7 @@ async fn run_controllers(
             }
         }),
         measured_at: std::sync::Mutex::new(HashMap::new()),
+        verified_at: std::sync::Mutex::new(HashMap::new()),
     });
 
     // Requests of a policy are looked at again when the policy changes; all of them when a

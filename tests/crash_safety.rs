@@ -191,5 +191,16 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
         "rewritten while converged: {changed:?}\n{}",
         operator_log()
     );
+    // Drift is healed: a deleted quota is re-applied at the next verification (≤ the
+    // 2 s requeue cap here), without touching anything else.
+    let tenant = format!("{}-system-00", namespaces[0]);
+    let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), &tenant);
+    quotas.delete("govcloud-grant", &Default::default()).await?;
+    support::wait_until(
+        Duration::from_secs(30),
+        "the deleted quota re-applied",
+        || async { Ok(quotas.get_opt("govcloud-grant").await?.is_some()) },
+    )
+    .await?;
     Ok(())
 }

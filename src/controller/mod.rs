@@ -114,6 +114,8 @@ pub struct Context {
     /// When each request (by UID) was last measured; measured again after
     /// `Config::utilization_interval`.
     pub measured_at: Mutex<HashMap<String, std::time::Instant>>,
+    /// When each tenant (by request UID) was last checked against its applied hash.
+    pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// A channel that makes a controller reconcile an object.

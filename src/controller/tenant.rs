@@ -28,6 +28,8 @@ pub struct Observed {
     pub state: TenantState,
     /// The namespace's own UID (for a guarded delete).
     pub uid: Option<String>,
+    /// The hash of the tenant spec last applied (annotation).
+    pub applied_hash: Option<String>,
 }
 
 /// Looks up namespace `name` and whether it belongs to the request with `owner_uid`.
@@ -37,6 +39,7 @@ pub async fn observe(client: &Client, name: &str, owner_uid: &str) -> Result<Obs
         return Ok(Observed {
             state: TenantState::Absent,
             uid: None,
+            applied_hash: None,
         });
     };
     let carried = ns.annotations().get(names::OWNER_UID_ANNOTATION).cloned();
@@ -47,9 +50,11 @@ pub async fn observe(client: &Client, name: &str, owner_uid: &str) -> Result<Obs
     } else {
         TenantState::Foreign { owner_uid: carried }
     };
+    let applied_hash = ns.annotations().get(names::SPEC_HASH_ANNOTATION).cloned();
     Ok(Observed {
         state,
         uid: ns.metadata.uid,
+        applied_hash,
     })
 }
 
@@ -95,11 +100,13 @@ where
 /// Creates (when absent) or updates the tenant namespace and applies every owned object.
 pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Result<(), Error> {
     let ns_api: Api<Namespace> = Api::all(client.clone());
+    let mut annotations = spec.annotations.clone();
+    annotations.insert(names::SPEC_HASH_ANNOTATION.to_string(), spec.hash());
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(spec.namespace.clone()),
             labels: Some(spec.labels.clone()),
-            annotations: Some(spec.annotations.clone()),
+            annotations: Some(annotations),
             ..Default::default()
         },
         ..Default::default()
@@ -303,4 +310,40 @@ pub async fn reclaim(
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the owned objects are still as applied: the quota's `hard` as desired, and the
+/// LimitRange, RoleBinding and NetworkPolicy present. Reads only.
+pub async fn in_sync(client: &Client, spec: &TenantSpec) -> Result<bool, Error> {
+    let ns = spec.namespace.as_str();
+    let quota = Api::<ResourceQuota>::namespaced(client.clone(), ns)
+        .get_opt(names::QUOTA_NAME)
+        .await?;
+    let hard_ok = quota
+        .and_then(|q| q.spec)
+        .and_then(|s| s.hard)
+        .is_some_and(|hard| {
+            hard.len() == spec.quota.len()
+                && spec.quota.iter().all(|(k, v)| {
+                    hard.get(k).is_some_and(|h| {
+                        crate::policy::quantity::parse_quantity(&h.0).ok()
+                            == crate::policy::quantity::parse_quantity(v).ok()
+                    })
+                })
+        });
+    if !hard_ok {
+        return Ok(false);
+    }
+    Ok(Api::<LimitRange>::namespaced(client.clone(), ns)
+        .get_opt(names::LIMIT_RANGE_NAME)
+        .await?
+        .is_some()
+        && Api::<RoleBinding>::namespaced(client.clone(), ns)
+            .get_opt(names::ROLE_BINDING_NAME)
+            .await?
+            .is_some()
+        && Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+            .get_opt(names::NETWORK_POLICY_NAME)
+            .await?
+            .is_some())
 }

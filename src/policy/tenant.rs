@@ -21,6 +21,9 @@ pub const CLASS_LABEL: &str = "govcloud.io/class";
 /// Annotation: the UID of the owning request — a namespace without the matching UID is
 /// never touched.
 pub const OWNER_UID_ANNOTATION: &str = "govcloud.io/owner-uid";
+/// Annotation: a hash of the tenant spec last applied, so an unchanged tenant is not
+/// re-applied (a converged cluster sees no writes).
+pub const SPEC_HASH_ANNOTATION: &str = "govcloud.io/tenant-hash";
 /// Names of the owned objects in the tenant namespace.
 pub const QUOTA_NAME: &str = "govcloud-grant";
 /// The LimitRange.
@@ -149,6 +152,19 @@ pub fn desired(input: TenantInput<'_>) -> TenantSpec {
 fn label_value(v: &str) -> String {
     let cut: String = v.chars().take(63).collect();
     cut.trim_end_matches(['-', '.', '_']).to_string()
+}
+
+impl TenantSpec {
+    /// A stable hash of everything applied for this tenant.
+    pub fn hash(&self) -> String {
+        let mut text = String::new();
+        let _ = write!(
+            text,
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            self.namespace, self.labels, self.annotations, self.quota, self.groups
+        );
+        format!("{:016x}", fnv1a(text.as_bytes()))
+    }
 }
 
 /// ResourceQuota `hard` for a grant: requests and limits of CPU and memory, storage
