@@ -33,11 +33,52 @@ pub struct WatchLabels {
     pub resource: &'static str,
 }
 
-/// An API request by verb.
+/// An API request by verb and resource.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VerbLabels {
     /// get, list, watch, create, update, patch or delete.
     pub verb: &'static str,
+    /// The resource (plural), from the fixed set the operator uses; `other` otherwise.
+    pub resource: &'static str,
+}
+
+/// The resource (plural) an API path addresses, as a fixed word.
+pub fn resource_of(path: &str) -> &'static str {
+    const KNOWN: [&str; 18] = [
+        "cloudresourcerequests",
+        "resourcechanges",
+        "exitrequests",
+        "govcloudpolicies",
+        "workcalendars",
+        "namespaces",
+        "resourcequotas",
+        "limitranges",
+        "rolebindings",
+        "networkpolicies",
+        "pods",
+        "deployments",
+        "statefulsets",
+        "events",
+        "leases",
+        "customresourcedefinitions",
+        "selfsubjectaccessreviews",
+        "serviceaccounts",
+    ];
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segs.first() {
+        Some(&"api") => segs.get(2..).unwrap_or_default(),
+        Some(&"apis") => segs.get(3..).unwrap_or_default(),
+        _ => &[],
+    };
+    let rest = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+        &rest[2..]
+    } else {
+        rest
+    };
+    rest.first()
+        .and_then(|r| KNOWN.iter().find(|k| *k == r))
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The Kubernetes verb of an HTTP request to the API server.

@@ -206,7 +206,10 @@ async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunError> {
             crate::metrics::verb_of(req.method().as_str(), req.uri().path(), req.uri().query());
         metrics
             .api_requests
-            .get_or_create(&crate::metrics::VerbLabels { verb })
+            .get_or_create(&crate::metrics::VerbLabels {
+                verb,
+                resource: crate::metrics::resource_of(req.uri().path()),
+            })
             .inc();
         req
     });

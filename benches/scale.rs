@@ -1,0 +1,319 @@
+//! Scale benchmark against the local real control plane (issue 7). Prints a table and JSON:
+//!
+//! - time until N approved requests are all Active, against the baseline of applying the
+//!   same child objects with `kubectl apply --server-side`, and their ratio;
+//! - the operator's peak RSS;
+//! - the API requests the operator made, by verb;
+//! - its writes during a quiet period after convergence (Lease renewals excluded: they
+//!   are leader election, not object writes);
+//! - a cold restart: time until every request was reconciled again, and its writes.
+//!
+//! `scripts/bench [--requests N] [--quiet-seconds S] [--json PATH]`; defaults 1000, 300.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use govcloud_operator::api::{CloudResourceRequest, RequestClass, RequestPhase};
+use kube::Api;
+use kube::api::ListParams;
+use support::govcloud::{decide, fast_policy, file, installed, request_spec, with_operator};
+
+struct Args {
+    requests: usize,
+    quiet: u64,
+    json: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        requests: 1000,
+        quiet: 300,
+        json: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--requests" => {
+                a.requests = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.requests)
+            }
+            "--quiet-seconds" => {
+                a.quiet = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.quiet)
+            }
+            "--json" => a.json = it.next(),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+/// `verb/resource → count` from the operator's /metrics.
+fn api_requests() -> BTreeMap<(String, String), u64> {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("govcloud_api_requests_total{"))
+    {
+        let label = |k: &str| {
+            line.split(&format!("{k}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let n = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        out.insert((label("verb"), label("resource")), n);
+    }
+    out
+}
+
+fn writes(counts: &BTreeMap<(String, String), u64>) -> u64 {
+    counts
+        .iter()
+        .filter(|((verb, resource), _)| {
+            matches!(verb.as_str(), "create" | "update" | "patch" | "delete")
+                && resource != "leases"
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn reconciles() -> u64 {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("govcloud_reconciles_total{kind=\"CloudResourceRequest\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn peak_rss_kib() -> u64 {
+    let pid = with_operator(|o| o.pid()).flatten().unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn baseline_yaml(n: usize, prefix: &str) -> String {
+    let mut y = String::new();
+    for i in 0..n {
+        let ns = format!("{prefix}-{i:05}");
+        let _ = write!(
+            y,
+            "---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{govcloud.io/managed: \"true\"}}}}\n\
+---\napiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: govcloud-grant, namespace: {ns}}}\nspec: {{hard: {{requests.cpu: \"1\", limits.cpu: \"1\", requests.memory: 8Gi, limits.memory: 8Gi, requests.storage: \"0\", requests.nvidia.com/gpu: \"0\", services.loadbalancers: \"0\", services.nodeports: \"0\"}}}}\n\
+---\napiVersion: v1\nkind: LimitRange\nmetadata: {{name: govcloud-defaults, namespace: {ns}}}\nspec: {{limits: [{{type: Container, default: {{cpu: 500m, memory: 512Mi}}, defaultRequest: {{cpu: 100m, memory: 128Mi}}}}]}}\n\
+---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: govcloud-tenant, namespace: {ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-tenant}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"unit-finance:ops\"}}]\n\
+---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: govcloud-isolation, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress], ingress: [{{from: [{{podSelector: {{}}}}]}}]}}\n"
+        );
+    }
+    y
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let a = args();
+    let n = a.requests;
+    eprintln!("[bench] {n} requests, quiet period {}s", a.quiet);
+    let cp = support::control_plane()?;
+
+    // Baseline: the same child objects, applied directly.
+    let file_path = cp.dir().join("baseline.yaml");
+    std::fs::write(&file_path, baseline_yaml(n, "baseline"))?;
+    let t = Instant::now();
+    let out = cp
+        .kubectl_as(support::Identity::Admin)
+        .args(["apply", "--server-side", "--field-manager=bench", "-f"])
+        .arg(&file_path)
+        .output()
+        .context("kubectl apply")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "baseline apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let baseline = t.elapsed();
+    eprintln!("[bench] baseline: {:.1}s", baseline.as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // The operator: N requests filed and approved, until all are Active.
+    installed(&[]).await?;
+    let admin = cp.admin().await?;
+    fast_policy(&admin, "bench", |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "10wd", "decideWithin": "10wd"});
+        p["deployment"] = serde_json::json!({"within": "60wd"});
+    })
+    .await?;
+    let namespaces: Vec<String> = (0..n.div_ceil(100))
+        .map(|i| format!("bench-{i:03}"))
+        .collect();
+    for ns in &namespaces {
+        support::create_namespace(&admin, ns).await?;
+    }
+    let started = Instant::now();
+    let jobs = (0..n).map(|i| {
+        let (admin, ns) = (admin.clone(), namespaces[i / 100].clone());
+        async move {
+            let name = format!("system-{i:05}");
+            file(
+                &admin,
+                &ns,
+                &name,
+                request_spec("bench", RequestClass::Production, "1"),
+            )
+            .await?;
+            decide(cp, &ns, &name, "Approved", "").await
+        }
+    });
+    let results: Vec<Result<()>> = futures::stream::iter(jobs)
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    let api: Api<CloudResourceRequest> = Api::all(admin.clone());
+    let mut peak_rss = 0;
+    loop {
+        peak_rss = peak_rss.max(peak_rss_kib());
+        let list = api.list(&ListParams::default()).await?;
+        let active = list
+            .items
+            .iter()
+            .filter(|r| r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Active))
+            .count();
+        if active >= n {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(3600),
+            "only {active}/{n} Active after an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let to_active = started.elapsed();
+    let converged = api_requests();
+    eprintln!("[bench] all Active in {:.1}s", to_active.as_secs_f64());
+
+    // Quiet period.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = writes(&api_requests());
+    tokio::time::sleep(Duration::from_secs(a.quiet)).await;
+    peak_rss = peak_rss.max(peak_rss_kib());
+    let quiet_writes = writes(&api_requests()) - before;
+
+    // Cold restart: a new process passes over every request.
+    with_operator(|o| o.terminate(Duration::from_secs(30))).transpose()?;
+    let restarted = Instant::now();
+    with_operator(|o| o.restart()).transpose()?;
+    while reconciles() < n as u64 {
+        anyhow::ensure!(
+            restarted.elapsed() < Duration::from_secs(1800),
+            "restart pass incomplete"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let restart_pass = restarted.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let restart_writes = writes(&api_requests());
+    let restart_rss = peak_rss_kib();
+
+    // Report.
+    let ratio = to_active.as_secs_f64() / baseline.as_secs_f64().max(0.001);
+    let rss_target_mib = if n <= 1000 { 60 } else { 200 };
+    let mut by_verb: BTreeMap<String, u64> = BTreeMap::new();
+    for ((verb, _), count) in &converged {
+        *by_verb.entry(verb.clone()).or_default() += count;
+    }
+    let rows = [
+        ("requests", n.to_string(), String::new()),
+        (
+            "baseline kubectl apply --server-side",
+            format!("{:.1} s", baseline.as_secs_f64()),
+            String::new(),
+        ),
+        (
+            "operator: all Active",
+            format!("{:.1} s", to_active.as_secs_f64()),
+            String::new(),
+        ),
+        (
+            "ratio operator / baseline",
+            format!("{ratio:.2}"),
+            format!("≤ 1.50: {}", if ratio <= 1.5 { "met" } else { "NOT met" }),
+        ),
+        (
+            "peak RSS",
+            format!("{:.1} MiB", peak_rss.max(restart_rss) as f64 / 1024.0),
+            format!(
+                "≤ {rss_target_mib} MiB: {}",
+                if peak_rss.max(restart_rss) <= rss_target_mib * 1024 {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            ),
+        ),
+        (
+            "API requests until converged",
+            format!("{by_verb:?}"),
+            String::new(),
+        ),
+        (
+            "writes in the quiet period",
+            format!("{quiet_writes} in {} s", a.quiet),
+            format!("= 0: {}", if quiet_writes == 0 { "met" } else { "NOT met" }),
+        ),
+        (
+            "cold restart pass",
+            format!("{:.1} s", restart_pass.as_secs_f64()),
+            String::new(),
+        ),
+        (
+            "writes in the restart pass",
+            restart_writes.to_string(),
+            format!(
+                "= 0: {}",
+                if restart_writes == 0 {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            ),
+        ),
+    ];
+    println!("\n{:<40} {:>28}  target", "measure", "value");
+    for (k, v, target) in &rows {
+        println!("{k:<40} {v:>28}  {target}");
+    }
+    let json = serde_json::json!({
+        "requests": n,
+        "baseline_seconds": baseline.as_secs_f64(),
+        "operator_seconds": to_active.as_secs_f64(),
+        "ratio": ratio,
+        "peak_rss_kib": peak_rss.max(restart_rss),
+        "api_requests_by_verb": by_verb,
+        "api_requests": converged.iter().map(|((v, r), c)| serde_json::json!({"verb": v, "resource": r, "count": c})).collect::<Vec<_>>(),
+        "quiet_seconds": a.quiet,
+        "quiet_writes": quiet_writes,
+        "restart_pass_seconds": restart_pass.as_secs_f64(),
+        "restart_writes": restart_writes,
+    });
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    if let Some(path) = a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+    }
+    Ok(())
+}
