@@ -22,7 +22,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
-use crate::controller::{Config, Context, change, exit, request};
+use crate::controller::{Config, Context, change, exit, policy, request};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::policy::tenant;
@@ -439,9 +439,22 @@ async fn run_controllers(
     let exit_controller = Controller::for_stream(exit_stream.touched_objects(), exits)
         .reconcile_on(tokio_stream_from(wake_exits_rx))
         .graceful_shutdown_on(stop(&shutdown))
-        .run(exit::reconcile, exit::error_policy, ctx)
+        .run(exit::reconcile, exit::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(exit::KIND, r));
-    tokio::join!(request_controller, change_controller, exit_controller);
+    // Policies are few: their own watch keeps their status (field errors) current.
+    let policy_controller = Controller::new(
+        Api::<GovCloudPolicy>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(stop(&shutdown))
+    .run(policy::reconcile, policy::error_policy, ctx.clone())
+    .for_each(|r| log_controller_error(policy::KIND, r));
+    tokio::join!(
+        request_controller,
+        change_controller,
+        exit_controller,
+        policy_controller
+    );
     inventory.abort();
 }
 

@@ -660,3 +660,40 @@ async fn deleting_a_provisioned_request_never_deletes_its_namespace() -> anyhow:
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_policy_with_a_bad_field_says_so_in_its_status() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let name = unique_ns("bad-policy");
+    fast_policy(&admin, &name, |p| {
+        p["timeZone"] = "Mars/Olympus".into();
+        p["prices"]["cpu"] = "cheap".into();
+    })
+    .await
+    .or_else(|e| {
+        if e.to_string().contains("422") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    let api: Api<govcloud_operator::api::GovCloudPolicy> = Api::all(admin.clone());
+    if api.get_opt(&name).await?.is_none() {
+        // The schema refused the price pattern; try only the time zone, which no schema can check.
+        fast_policy(&admin, &name, |p| p["timeZone"] = "Mars/Olympus".into()).await?;
+    }
+    let message = support::wait_for(T, "the policy's Invalid condition", || async {
+        let p = api.get(&name).await?;
+        Ok(p.status
+            .and_then(|s| {
+                s.conditions
+                    .into_iter()
+                    .find(|c| c.type_ == "Invalid" && c.status == "True")
+            })
+            .map(|c| c.message))
+    })
+    .await?;
+    assert!(message.contains("spec.timeZone"), "{message}");
+    Ok(())
+}

@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod exit;
+pub mod policy;
 pub mod prometheus;
 pub mod request;
 pub mod tenant;
