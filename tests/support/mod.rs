@@ -17,6 +17,7 @@
 //! each test works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
+pub mod argocd;
 pub mod govcloud;
 pub mod operator;
 
