@@ -5,6 +5,10 @@
 //!
 //! The Deployment itself never runs here (the control plane has no nodes); the same binary
 //! runs as a local process with the Deployment's environment and the ServiceAccount's token.
+//!
+//! The install needs a control plane without the chart's cluster-scoped objects (user
+//! ClusterRoles, presets) applied by other means: the one this test binary boots, not one
+//! reused through `GOVCLOUD_TEST_CONTROL_PLANE` after other tests applied them.
 
 mod support;
 
