@@ -1049,7 +1049,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
     let ns = unique_ns("unit");
     create_namespace(&admin, &ns).await?;
     fast_policy(&admin, &policy, |p| {
-        p["classes"]["Test"]["maxDuration"] = "12s".into();
+        p["classes"]["Test"]["maxDuration"] = "20s".into();
         p["expiry"] = json!({"warnBefore": "4s", "suspendFor": "4s"});
         p["changes"] = json!({"autoApproveScaleDown": true});
     })
@@ -1073,6 +1073,22 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
     file(&vendor, &ns, "squatter", squatter).await?;
     decide(cp, &ns, "portal", "Approved", "ok").await?;
     decide(cp, &ns, "trial", "Approved", "ok").await?;
+
+    // The trial: a workload is deployed at once; later the grant expires, is suspended and
+    // reclaimed.
+    let trial = request_phase(&admin, &ns, "trial", RequestPhase::Active, &op).await?;
+    let trial_ns = trial
+        .status
+        .and_then(|s| s.tenant_namespace)
+        .ok_or_else(|| anyhow!("no tenant namespace for trial"))?;
+    let web: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
+    }))?;
+    let deployments = Api::<Deployment>::namespaced(admin.clone(), &trial_ns);
+    deployments.create(&PostParams::default(), &web).await?;
 
     let active = request_phase(&admin, &ns, "portal", RequestPhase::Active, &op).await?;
     // Argo CD's health check reads the operator's real status as intended.
@@ -1189,20 +1205,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
         "Healthy"
     );
 
-    // The trial: a workload is deployed, then the grant expires and is reclaimed.
-    let trial = request_phase(&admin, &ns, "trial", RequestPhase::Active, &op).await?;
-    let trial_ns = trial
-        .status
-        .and_then(|s| s.tenant_namespace)
-        .ok_or_else(|| anyhow!("no tenant namespace for trial"))?;
-    let web: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
-    }))?;
-    let deployments = Api::<Deployment>::namespaced(admin.clone(), &trial_ns);
-    deployments.create(&PostParams::default(), &web).await?;
+    // The trial expires: suspended (workloads scaled to zero), then reclaimed.
     let suspended = request_phase(&admin, &ns, "trial", RequestPhase::Suspended, &op).await?;
     assert_eq!(
         argocd::health(&serde_json::to_value(&suspended)?)?.0,
@@ -1215,10 +1218,12 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
             .and_then(|s| s.suspended_replicas.get("Deployment/web")),
         Some(&2)
     );
-    assert_eq!(
-        deployments.get("web").await?.spec.and_then(|s| s.replicas),
-        Some(0)
-    );
+    // The replicas are recorded in status before the scale-down (crash safety), so the
+    // scale-down follows the phase.
+    wait_until(T, "web to be scaled to zero", || async {
+        Ok(deployments.get("web").await?.spec.and_then(|s| s.replicas) == Some(0))
+    })
+    .await?;
     request_phase(&admin, &ns, "trial", RequestPhase::Reclaimed, &op).await?;
     let namespaces = Api::<Namespace>::all(admin.clone());
     wait_until(T, "the trial's tenant namespace to be deleted", || async {
