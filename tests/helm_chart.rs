@@ -758,12 +758,11 @@ fn pod_env(deployment: &Deployment, namespace: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Log lines that report a refusal: kube's API errors read `...: Forbidden (Status {..
+/// code: 403 ..})`. (A bare "403" would also match timestamps such as `.403459Z`.)
 fn forbidden_lines(log: &str) -> Vec<&str> {
     log.lines()
-        .filter(|l| {
-            let l = l.to_ascii_lowercase();
-            l.contains("forbidden") || l.contains("403")
-        })
+        .filter(|l| l.to_ascii_lowercase().contains("forbidden") || l.contains("code: 403"))
         .collect()
 }
 
