@@ -487,10 +487,12 @@ async fn a_test_grant_expires_is_suspended_then_reclaimed_and_frees_capacity() -
             .get("Deployment/web"),
         Some(&2)
     );
-    let web = Api::<Deployment>::namespaced(admin.clone(), &tenant)
-        .get("web")
-        .await?;
-    assert_eq!(web.spec.unwrap().replicas, Some(0));
+    // Replicas are recorded in status before the scale-down, so wait for the scale itself.
+    let deployments = Api::<Deployment>::namespaced(admin.clone(), &tenant);
+    wait_until(T, "web scaled to zero", || async {
+        Ok(deployments.get("web").await?.spec.and_then(|s| s.replicas) == Some(0))
+    })
+    .await?;
     let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &tenant)
         .get("govcloud-grant")
         .await?;

@@ -17,7 +17,9 @@
 //! each test works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
+pub mod argocd;
 pub mod govcloud;
+pub mod helm;
 pub mod operator;
 pub mod prometheus;
 
@@ -595,7 +597,23 @@ pub async fn apply_yaml(
     yaml: &str,
     default_namespace: Option<&str>,
 ) -> Result<Vec<DynamicObject>> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    apply_yaml_with(
+        client,
+        yaml,
+        default_namespace,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+    )
+    .await
+}
+
+/// [`apply_yaml`] with explicit patch parameters, e.g. a server-side dry run
+/// (`PatchParams::apply(FIELD_MANAGER).dry_run()`): validated and admitted, not stored.
+pub async fn apply_yaml_with(
+    client: &Client,
+    yaml: &str,
+    default_namespace: Option<&str>,
+    params: &PatchParams,
+) -> Result<Vec<DynamicObject>> {
     let mut applied = Vec::new();
     for doc in yaml_documents(yaml)? {
         let obj: DynamicObject =
@@ -636,10 +654,10 @@ pub async fn apply_yaml(
             }
         };
         let result = api
-            .patch(&name, &params, &Patch::Apply(&doc))
+            .patch(&name, params, &Patch::Apply(&doc))
             .await
             .with_context(|| format!("applying {} {name}", types.kind))?;
-        if types.kind == "CustomResourceDefinition" {
+        if types.kind == "CustomResourceDefinition" && !params.dry_run {
             wait_crd_established(client, &name).await?;
         }
         applied.push(result);

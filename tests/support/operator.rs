@@ -19,6 +19,7 @@ pub struct Operator {
     pub log: PathBuf,
     args: Vec<String>,
     kubeconfig: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> Result<u16> {
@@ -29,6 +30,19 @@ fn free_port() -> Result<u16> {
 impl Operator {
     /// Starts `govcloud-operator run` as the admin identity with `extra` flags.
     pub fn start(cp: &ControlPlane, extra: &[&str]) -> Result<Operator> {
+        Self::start_with(cp, cp.kubeconfig(Identity::Admin), &[], extra)
+    }
+
+    /// Starts `govcloud-operator run` with the credentials of `kubeconfig` (e.g. a
+    /// ServiceAccount token, to prove the operator's RBAC), environment `env` (e.g. the
+    /// chart's `GOVCLOUD_*` variables) and `extra` flags. Flags win over `env`, and the
+    /// test log filter (debug for the operator) wins over a `GOVCLOUD_LOG` in `env`.
+    pub fn start_with(
+        cp: &ControlPlane,
+        kubeconfig: PathBuf,
+        env: &[(String, String)],
+        extra: &[&str],
+    ) -> Result<Operator> {
         let port = free_port()?;
         let mut args = vec![
             "run".to_string(),
@@ -44,7 +58,8 @@ impl Operator {
             port,
             log,
             args,
-            kubeconfig: cp.kubeconfig(Identity::Admin),
+            kubeconfig,
+            env: env.to_vec(),
         };
         op.spawn()?;
         Ok(op)
@@ -58,6 +73,7 @@ impl Operator {
         let err = out.try_clone()?;
         let child = Command::new(env!("CARGO_BIN_EXE_govcloud-operator"))
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("KUBECONFIG", &self.kubeconfig)
             .env("GOVCLOUD_LOG", "info,govcloud_operator=debug,kube=warn")
             .stdin(Stdio::null())
