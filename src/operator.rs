@@ -289,7 +289,7 @@ async fn run_controllers(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let cfg = watcher::Config::default;
+    let cfg = watch_config;
     let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
     let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
@@ -409,7 +409,7 @@ async fn run_controllers(
             _ => None,
         }
     };
-    let managed = watcher::Config::default().labels(&format!("{}=true", tenant::MANAGED_LABEL));
+    let managed = watch_config().labels(&format!("{}=true", tenant::MANAGED_LABEL));
     // Phase and overdue gauges, recounted from the stores every 15 s.
     let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {
@@ -442,13 +442,11 @@ async fn run_controllers(
         .run(exit::reconcile, exit::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(exit::KIND, r));
     // Policies are few: their own watch keeps their status (field errors) current.
-    let policy_controller = Controller::new(
-        Api::<GovCloudPolicy>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(stop(&shutdown))
-    .run(policy::reconcile, policy::error_policy, ctx.clone())
-    .for_each(|r| log_controller_error(policy::KIND, r));
+    let policy_controller =
+        Controller::new(Api::<GovCloudPolicy>::all(client.clone()), watch_config())
+            .graceful_shutdown_on(stop(&shutdown))
+            .run(policy::reconcile, policy::error_policy, ctx.clone())
+            .for_each(|r| log_controller_error(policy::KIND, r));
     tokio::join!(
         request_controller,
         change_controller,
@@ -545,6 +543,14 @@ async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, resul
     if let Err(e) = result {
         tracing::debug!(kind, error = %e, "controller event");
     }
+}
+
+/// Watches end after 20 s without an event (server-side timeout and client idle timeout)
+/// and resume. After an API server restart a resumed watch can hang without events until
+/// the server finally answers 410 Gone; a short timeout bounds that, so watches recover and
+/// `/livez` turns healthy again within seconds of the server's return.
+fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(20)
 }
 
 /// An unbounded receiver as a stream.

@@ -152,7 +152,6 @@ fn request_rejects(
     }
     if let Some(target) = spec.convert_to
         && !(class == RequestClass::Test && target == RequestClass::Production)
-        && target != class
     {
         {
             errors.push(FieldError::new("spec.convertTo", format!("{} → {} is not a conversion the rules provide; only Test → Production after validation (SH 19)", class.as_str(), target.as_str())));

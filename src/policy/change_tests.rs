@@ -323,3 +323,13 @@ fn pending_changes_come_oldest_decision_first_and_skip_applied_ones() {
         ["a", "b"]
     );
 }
+
+#[test]
+fn converting_to_the_class_already_granted_is_invalid() {
+    let mut spec = change(None);
+    spec.convert_to = Some(RequestClass::Production);
+    let mut c = Case::new(spec);
+    c.run(t(3, 10));
+    assert_eq!(c.status.phase, Some(ChangePhase::Invalid));
+    assert!(c.invalid_message().contains("spec.convertTo"));
+}

@@ -240,6 +240,15 @@ pub fn validate(
             .map_err(|e| errors.push(FieldError::new("spec.duration", format!("{e}"))))
             .ok()
     });
+    if parsed_duration.is_some_and(|d| d.is_zero()) && spec.class.is_time_boxed() {
+        errors.push(FieldError::new(
+            "spec.duration",
+            format!(
+                "{:?} grants nothing: a time-boxed grant must last longer than zero",
+                spec.duration.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     if let Some(limits) = rules.class(spec.class) {
         let requested_duration = parsed_duration.unwrap_or(limits.max_duration);
         let tz = rules.time_zone;

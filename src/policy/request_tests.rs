@@ -774,3 +774,17 @@ fn without_a_pool_limit_an_approval_opens_in_one_pass() {
     w.approve(None);
     assert_eq!(w.step(t(2026, 3, 3, 10)).action, Action::Reserve);
 }
+
+#[test]
+fn a_zero_duration_time_boxed_request_is_invalid() {
+    let mut w = World::new(RequestClass::Test);
+    w.spec.duration = Some("0d".into());
+    let out = w.step(t(2026, 3, 2, 10));
+    assert_eq!(out.status.phase, Some(RequestPhase::Invalid));
+    assert!(
+        w.cond(types::INVALID)
+            .unwrap()
+            .message
+            .contains("spec.duration")
+    );
+}
