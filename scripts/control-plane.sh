@@ -12,6 +12,16 @@
 #   control-plane.sh run DIR    Boot, stay in the foreground until Ctrl-C/SIGTERM, tear down.
 #   control-plane.sh down DIR   Stop everything started for DIR (idempotent).
 #   control-plane.sh status DIR Exit 0 when every component of DIR is running.
+#   control-plane.sh stop-apiserver DIR [--kill]
+#       Stop only kube-apiserver of DIR (SIGTERM, SIGKILL after GRACE; at once with
+#       --kill, as a crash would), e.g. to test clients through an outage; etcd and the
+#       controller manager keep running.
+#   control-plane.sh start-apiserver DIR
+#       Start it again with the same flags, port, certificates and tokens (the kubeconfigs
+#       stay valid); return once /readyz is ok. Restarts the controller manager too if it
+#       exited during the outage. A no-op when it is running.
+#   control-plane.sh restart-apiserver DIR [--kill] [--down-seconds N]
+#       stop-apiserver, wait N seconds (default 0), start-apiserver.
 #
 # DIR afterwards holds admin.kubeconfig, approver.kubeconfig, vendor.kubeconfig
 # (static tokens; users admin ∈ system:masters, approver ∈ govcloud:approvers,
@@ -113,6 +123,10 @@ wait_until() {
 
 fail_up() {
   log "error: $*"
+  if [ -n "${PARTIAL:-}" ]; then
+    # stop-/start-apiserver: leave the rest of the control plane as it is
+    exit 1
+  fi
   log "tearing down what was started in $DIR"
   stop_all
   exit 1
@@ -354,6 +368,7 @@ stop_all() {
   for c in kube-controller-manager kube-apiserver etcd; do
     rm -f "$DIR/pids/$c.pid"
   done
+  rm -f "$DIR/pids/kube-apiserver.stopped"
 }
 
 cmd_down() {
@@ -392,6 +407,43 @@ cmd_supervise() {
   if [ -n "$REMOVE_ON_EXIT" ]; then
     rm -rf -- "$DIR"
   fi
+}
+
+# ---------------------------------------------------------------- components
+
+# The apiserver's and the controller manager's command lines, shared by `up` and
+# `start-apiserver` (same ports, same certificates in DIR/apiserver-certs, same tokens).
+launch_apiserver() {
+  launch kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "$APISERVER_PORT" \
+    --insecure-port 0 \
+    --cert-dir "$DIR/apiserver-certs" \
+    --endpoint-reconciler-type none \
+    --authorization-mode RBAC \
+    --token-auth-file "$DIR/pki/tokens.csv" \
+    --service-account-key-file "$DIR/pki/sa.pub" \
+    --service-account-signing-key-file "$DIR/pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --profiling=false
+}
+
+launch_kcm() {
+  launch kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --leader-elect=false \
+    --controllers '*' \
+    --service-account-private-key-file "$DIR/pki/sa.key" \
+    --root-ca-file "$DIR/pki/ca.crt" \
+    --bind-address 127.0.0.1 \
+    --secure-port "$KCM_PORT" \
+    --port 0 \
+    --cert-dir "$DIR/controller-manager-certs" \
+    --flex-volume-plugin-dir "$DIR/flexvolume" \
+    --profiling=false
 }
 
 # ---------------------------------------------------------------- up
@@ -469,21 +521,7 @@ cmd_up() {
 
   # -- kube-apiserver
   rm -f "$DIR/pki/ca.crt"
-  launch kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 \
-    --secure-port "$APISERVER_PORT" \
-    --insecure-port 0 \
-    --cert-dir "$DIR/apiserver-certs" \
-    --endpoint-reconciler-type none \
-    --authorization-mode RBAC \
-    --token-auth-file "$DIR/pki/tokens.csv" \
-    --service-account-key-file "$DIR/pki/sa.pub" \
-    --service-account-signing-key-file "$DIR/pki/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc \
-    --service-cluster-ip-range "$SERVICE_CIDR" \
-    --profiling=false
+  launch_apiserver
   wait_until kube-apiserver "serving certificate in $DIR/apiserver-certs" extract_ca
   local id token
   for id in admin approver vendor; do
@@ -494,18 +532,7 @@ cmd_up() {
   wait_until kube-apiserver "ok from $SERVER/readyz" http_ok "$SERVER/readyz" admin
 
   # -- kube-controller-manager (uses the admin identity for every controller)
-  launch kube-controller-manager "$BIN/kube-controller-manager" \
-    --kubeconfig "$DIR/controller-manager.kubeconfig" \
-    --leader-elect=false \
-    --controllers '*' \
-    --service-account-private-key-file "$DIR/pki/sa.key" \
-    --root-ca-file "$DIR/pki/ca.crt" \
-    --bind-address 127.0.0.1 \
-    --secure-port "$KCM_PORT" \
-    --port 0 \
-    --cert-dir "$DIR/controller-manager-certs" \
-    --flex-volume-plugin-dir "$DIR/flexvolume" \
-    --profiling=false
+  launch_kcm
   wait_until kube-controller-manager "ok from https://127.0.0.1:$KCM_PORT/healthz" \
     http_ok "https://127.0.0.1:$KCM_PORT/healthz"
   # controllers are really running once the serviceaccount controller has acted
@@ -520,6 +547,79 @@ cmd_up() {
   log "ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s: $SERVER (source $DIR/env; KUBECONFIG=$DIR/admin.kubeconfig)"
 }
 
+# ---------------------------------------------------------------- apiserver outage
+
+# The ports `up` chose (DIR/ports: etcd client, etcd peer, apiserver, controller manager).
+load_ports() {
+  [ -s "$DIR/ports" ] || die "$DIR/ports missing: was DIR booted with 'up'?"
+  read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT <"$DIR/ports"
+  SERVER="https://127.0.0.1:$APISERVER_PORT"
+}
+
+lock_dir() {
+  exec 9>>"$DIR/.lock"
+  flock -w $((TIMEOUT * 3 + 30)) 9 || die "$DIR is locked by another control-plane.sh"
+  HOLDING_LOCK=1
+}
+
+# stop_component NAME [KILL]: SIGTERM, SIGKILL after GRACE (at once with KILL); removes
+# its pidfile.
+stop_component() {
+  local name=$1 f="$DIR/pids/$1.pid" pid
+  pidfile_alive "$f" || { rm -f "$f"; return 0; }
+  pid=$(cat "$f")
+  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+  local deadline=$(($(now) + GRACE))
+  while pidfile_alive "$f"; do
+    if [ "$(now)" -ge "$deadline" ]; then
+      log "$name (pid $pid) ignored SIGTERM for ${GRACE}s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+      break
+    fi
+    sleep 0.1
+  done
+  rm -f "$f"
+}
+
+cmd_stop_apiserver() {
+  [ -f "$DIR/ready" ] || die "no control plane booted in $DIR"
+  lock_dir
+  # `run` tolerates the apiserver's absence while this marker exists
+  : >"$DIR/pids/kube-apiserver.stopped"
+  stop_component kube-apiserver "${SIGNAL:-TERM}"
+  log "kube-apiserver of $DIR stopped"
+}
+
+cmd_start_apiserver() {
+  [ -f "$DIR/ready" ] || die "no control plane booted in $DIR"
+  check_bins
+  lock_dir
+  load_ports
+  PARTIAL=1
+  pidfile_alive "$DIR/pids/etcd.pid" || die "etcd of $DIR is not running"
+  if pidfile_alive "$DIR/pids/kube-apiserver.pid"; then
+    log "kube-apiserver of $DIR already running"
+  else
+    # the old process's log is kept beside the new one
+    [ ! -f "$DIR/logs/kube-apiserver.log" ] \
+      || cat "$DIR/logs/kube-apiserver.log" >>"$DIR/logs/kube-apiserver.previous.log"
+    launch_apiserver
+    wait_until kube-apiserver "ok from $SERVER/readyz" http_ok "$SERVER/readyz" admin
+  fi
+  rm -f "$DIR/pids/kube-apiserver.stopped"
+  if ! pidfile_alive "$DIR/pids/kube-controller-manager.pid"; then
+    log "kube-controller-manager exited during the outage: starting it again"
+    [ ! -f "$DIR/logs/kube-controller-manager.log" ] \
+      || cat "$DIR/logs/kube-controller-manager.log" >>"$DIR/logs/kube-controller-manager.previous.log"
+    launch_kcm
+    wait_until kube-controller-manager "ok from https://127.0.0.1:$KCM_PORT/healthz" \
+      http_ok "https://127.0.0.1:$KCM_PORT/healthz"
+  fi
+  write_env
+  log "kube-apiserver of $DIR serving again at $SERVER"
+}
+
 cmd_run() {
   WATCH_PID=""
   local stopping=""
@@ -529,6 +629,11 @@ cmd_run() {
   local c
   while [ -z "$stopping" ]; do
     for c in etcd kube-apiserver kube-controller-manager; do
+      # stop-apiserver leaves a marker: an outage on purpose (the controller manager may
+      # exit then too; start-apiserver restarts it)
+      if [ "$c" != etcd ] && [ -e "$DIR/pids/kube-apiserver.stopped" ]; then
+        continue
+      fi
       if ! pidfile_alive "$DIR/pids/$c.pid"; then
         log "$c exited"
         log_tail "$c"
@@ -569,6 +674,31 @@ case "$CMD" in
     [ -d "$DIR" ] || exit 1
     DIR=$(cd "$DIR" && pwd -P)
     [ -f "$DIR/ready" ] && all_running
+    ;;
+  stop-apiserver | start-apiserver)
+    SIGNAL=TERM
+    if [ "$CMD" = stop-apiserver ] && [ "${1:-}" = --kill ]; then SIGNAL=KILL; shift; fi
+    [ $# -eq 0 ] || usage
+    [ -d "$DIR" ] || die "$DIR does not exist"
+    DIR=$(cd "$DIR" && pwd -P)
+    if [ "$CMD" = stop-apiserver ]; then cmd_stop_apiserver; else cmd_start_apiserver; fi
+    ;;
+  restart-apiserver)
+    DOWN=0 KILL=()
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --kill) KILL=(--kill); shift ;;
+        --down-seconds) [ $# -ge 2 ] || usage; DOWN=$2; shift 2 ;;
+        *) usage ;;
+      esac
+    done
+    [[ "$DOWN" =~ ^[0-9]+$ ]] || die "--down-seconds needs a whole number of seconds"
+    [ -d "$DIR" ] || die "$DIR does not exist"
+    DIR=$(cd "$DIR" && pwd -P)
+    # each step in its own process: each takes and releases the DIR lock
+    bash "$SELF" stop-apiserver "$DIR" "${KILL[@]}"
+    sleep "$DOWN"
+    bash "$SELF" start-apiserver "$DIR"
     ;;
   __supervise)
     WATCH_PID=$1 WATCH_START=$2 REMOVE_ON_EXIT=${3:-}

@@ -274,6 +274,45 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Stops only the kube-apiserver (`scripts/control-plane.sh stop-apiserver DIR`, with
+    /// `--kill` for a SIGKILL instead of a graceful stop); etcd and the controller manager
+    /// keep running. Blocks the calling thread until it is gone.
+    pub fn stop_apiserver(&self, kill: bool) -> Result<()> {
+        let mut args = vec!["stop-apiserver"];
+        if kill {
+            args.push("--kill");
+        }
+        self.script(&args)
+    }
+
+    /// Starts the kube-apiserver again on the same port with the same certificates and
+    /// tokens (`scripts/control-plane.sh start-apiserver DIR`); returns once `/readyz` is ok.
+    pub fn start_apiserver(&self) -> Result<()> {
+        self.script(&["start-apiserver"])
+    }
+
+    fn script(&self, args: &[&str]) -> Result<()> {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("scripts/control-plane.sh"))
+            .arg(args[0])
+            .arg(&self.dir)
+            .args(&args[1..]);
+        let output = run_with_timeout(cmd, Duration::from_secs(180))
+            .with_context(|| format!("running scripts/control-plane.sh {}", args[0]))?;
+        if !output.status.success() {
+            bail!(
+                "scripts/control-plane.sh {} {} failed ({}):\n{}",
+                args.join(" "),
+                self.dir.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Run a command to completion with a deadline, killing it when the deadline passes.
 fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<std::process::Output> {
     use std::process::Stdio;
