@@ -94,6 +94,37 @@ pub async fn wait_for_crds(client: &Client, mut shutdown: watch::Receiver<bool>)
     }
 }
 
+/// Watch retry delays: 0.5 s doubling to 4 s, reset by any success. kube's default grows
+/// to 30 s, which after an API server restart left watches idle for most of a minute.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self {
+            next: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(4));
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// A watch of `K` kept in `writer`'s store, reported to `health` under `name`.
 pub fn reflected<K>(
     api: Api<K>,
@@ -113,12 +144,14 @@ where
         + 'static,
 {
     health.register(name);
-    let stream = watcher(api, config).default_backoff().inspect(move |item| {
-        health.observe(name, item, &metrics);
-        if let Err(e) = item {
-            tracing::warn!(watch = name, error = %e, "watch failed; retrying");
-        }
-    });
+    let stream = watcher(api, config)
+        .backoff(WatchBackoff::default())
+        .inspect(move |item| {
+            health.observe(name, item, &metrics);
+            if let Err(e) = item {
+                tracing::warn!(watch = name, error = %e, "watch failed; retrying");
+            }
+        });
     reflector::reflector(writer, stream)
 }
 
