@@ -398,7 +398,7 @@ async fn run_controllers(
         wake: wake_tx,
         wake_changes: wake_changes_tx,
         wake_exits: wake_exits_tx,
-        prometheus: args.prometheus_url.as_deref().and_then(|url| match prometheus_http_query::Client::try_from(url) {
+        prometheus: args.prometheus_url.as_deref().filter(|u| !u.trim().is_empty()).and_then(|url| match prometheus_http_query::Client::try_from(url) {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::error!(%url, error = %e, "--prometheus-url is not usable; utilization falls back to allocation");

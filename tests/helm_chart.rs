@@ -376,6 +376,7 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
         &["list", "watch"],
         "",
     );
+    add("govcloud.io", &["resourcechanges"], &["create"], "");
     add(
         "govcloud.io",
         &["cloudresourcerequests"],
@@ -388,6 +389,7 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
             "cloudresourcerequests/status",
             "resourcechanges/status",
             "exitrequests/status",
+            "govcloudpolicies/status",
         ],
         &["patch"],
         "",
@@ -401,19 +403,19 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
     add(
         "",
         &["resourcequotas", "limitranges"],
-        &["create", "patch"],
+        &["get", "create", "patch"],
         "",
     );
     add(
         "networking.k8s.io",
         &["networkpolicies"],
-        &["create", "patch"],
+        &["get", "create", "patch"],
         "",
     );
     add(
         "rbac.authorization.k8s.io",
         &["rolebindings"],
-        &["create", "patch"],
+        &["get", "create", "patch"],
         "",
     );
     add(

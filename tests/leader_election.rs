@@ -44,7 +44,27 @@ async fn one_replica_leads_and_a_standby_takes_over() -> anyhow::Result<()> {
         holder(&admin).await
     })
     .await?;
-    assert_eq!(first, "alpha", "the first replica leads");
+    // Either may win the race to the Lease; `alpha` is the shared operator, `beta` ours.
+    let alpha_leads = first == "alpha";
+    let (leader_name, standby_name) = if alpha_leads {
+        ("alpha", "beta")
+    } else {
+        ("beta", "alpha")
+    };
+    let reconciles_of = |name: &str, beta: &Operator| {
+        if name == "beta" {
+            reconciles(beta)
+        } else {
+            with_operator(|a| reconciles(a)).unwrap_or(0)
+        }
+    };
+    let readyz_of = |name: &str, beta: &Operator| {
+        if name == "beta" {
+            beta.get("/readyz")
+        } else {
+            with_operator(|a| a.get("/readyz")).unwrap_or_else(|| Ok((0, String::new())))
+        }
+    };
     file(
         &admin,
         &ns,
@@ -61,14 +81,22 @@ async fn one_replica_leads_and_a_standby_takes_over() -> anyhow::Result<()> {
         Duration::from_secs(60),
     )
     .await?;
-    assert_eq!(reconciles(&beta), 0, "the standby reconciles nothing");
-    let (code, body) = beta.get("/readyz")?;
+    assert_eq!(
+        reconciles_of(standby_name, &beta),
+        0,
+        "the standby reconciles nothing"
+    );
+    let (code, body) = readyz_of(standby_name, &beta)?;
     assert_eq!(code, 200, "a standby is ready: {body}");
     assert!(body.contains("standby"));
 
-    // SIGKILL the leader: beta takes over within 20 s and provisions the next request.
+    // SIGKILL the leader: the standby takes over within 20 s and provisions the next request.
     let killed = Instant::now();
-    with_operator(|alpha| alpha.kill());
+    if alpha_leads {
+        with_operator(|alpha| alpha.kill());
+    } else {
+        beta.kill();
+    }
     file(
         &admin,
         &ns,
@@ -90,17 +118,31 @@ async fn one_replica_leads_and_a_standby_takes_over() -> anyhow::Result<()> {
         takeover <= Duration::from_secs(20),
         "took over in {takeover:?}"
     );
-    assert_eq!(holder(&admin).await?.as_deref(), Some("beta"));
-    assert!(reconciles(&beta) > 0);
+    assert_eq!(holder(&admin).await?.as_deref(), Some(standby_name));
+    assert!(reconciles_of(standby_name, &beta) > 0);
 
-    // alpha comes back as a standby; beta stops gracefully and hands over at once.
-    with_operator(|alpha| alpha.restart()).transpose()?;
-    tokio::time::sleep(Duration::from_secs(2)).await; // alpha's watch of the Lease is up
+    // The killed one comes back as a standby; the new leader stops gracefully and hands
+    // over at once.
+    if alpha_leads {
+        with_operator(|alpha| alpha.restart()).transpose()?;
+    } else {
+        beta.restart()?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // its watch of the Lease is up
     let stopped = Instant::now();
-    assert!(beta.terminate(Duration::from_secs(20))?, "graceful exit");
-    wait_for(Duration::from_secs(20), "alpha leads again", || async {
-        Ok(holder(&admin).await?.filter(|h| h == "alpha"))
-    })
+    let graceful = if alpha_leads {
+        beta.terminate(Duration::from_secs(20))?
+    } else {
+        with_operator(|a| a.terminate(Duration::from_secs(20)))
+            .transpose()?
+            .unwrap_or(false)
+    };
+    assert!(graceful, "graceful exit");
+    wait_for(
+        Duration::from_secs(20),
+        "the first leader leads again",
+        || async { Ok(holder(&admin).await?.filter(|h| h == leader_name)) },
+    )
     .await?;
     let handover = stopped.elapsed();
     assert!(
