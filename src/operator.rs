@@ -489,28 +489,6 @@ async fn run_controllers(
     inventory.abort();
 }
 
-fn phase_word<P: serde::Serialize>(phase: Option<P>) -> Option<&'static str> {
-    // Phases serialize to their fixed variant names; map them onto static labels.
-    const WORDS: [&str; 14] = [
-        "Submitted",
-        "Approved",
-        "Rejected",
-        "Provisioning",
-        "Active",
-        "Suspended",
-        "Reclaiming",
-        "Reclaimed",
-        "Invalid",
-        "Applied",
-        "Transition",
-        "Completed",
-        "Unknown",
-        "",
-    ];
-    let text = serde_json::to_value(phase?).ok()?;
-    WORDS.iter().find(|w| Some(**w) == text.as_str()).copied()
-}
-
 async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let requests = ctx.requests.state();
@@ -527,7 +505,7 @@ async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>)
             .map(|r| {
                 (
                     "CloudResourceRequest",
-                    phase_word(r.status.as_ref().and_then(|s| s.phase)),
+                    r.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
                     true_conditions(
                         r.status
                             .as_ref()
@@ -539,7 +517,7 @@ async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>)
             .chain(changes.iter().map(|c| {
                 (
                     "ResourceChange",
-                    phase_word(c.status.as_ref().and_then(|s| s.phase)),
+                    c.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
                     true_conditions(
                         c.status
                             .as_ref()
@@ -551,7 +529,7 @@ async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>)
             .chain(exits.iter().map(|e| {
                 (
                     "ExitRequest",
-                    phase_word(e.status.as_ref().and_then(|s| s.phase)),
+                    e.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
                     true_conditions(
                         e.status
                             .as_ref()

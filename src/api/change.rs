@@ -80,6 +80,19 @@ pub enum ChangePhase {
     Invalid,
 }
 
+impl ChangePhase {
+    /// The name as shown in `status.phase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangePhase::Submitted => "Submitted",
+            ChangePhase::Approved => "Approved",
+            ChangePhase::Rejected => "Rejected",
+            ChangePhase::Applied => "Applied",
+            ChangePhase::Invalid => "Invalid",
+        }
+    }
+}
+
 /// The cost effect of a change.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

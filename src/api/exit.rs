@@ -80,6 +80,21 @@ pub enum ExitPhase {
     Invalid,
 }
 
+impl ExitPhase {
+    /// The name as shown in `status.phase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitPhase::Submitted => "Submitted",
+            ExitPhase::Approved => "Approved",
+            ExitPhase::Rejected => "Rejected",
+            ExitPhase::Transition => "Transition",
+            ExitPhase::Reclaiming => "Reclaiming",
+            ExitPhase::Completed => "Completed",
+            ExitPhase::Invalid => "Invalid",
+        }
+    }
+}
+
 /// The deadlines of an exit.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
