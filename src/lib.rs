@@ -18,3 +18,4 @@ pub mod operator;
 pub mod plugin;
 pub mod policy;
 pub mod telemetry;
+pub mod watch;

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
+use kube::{Api, Client};
 use tokio::sync::watch;
 
 use std::collections::HashMap;
@@ -92,67 +91,6 @@ pub async fn wait_for_crds(client: &Client, mut shutdown: watch::Receiver<bool>)
         }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
-}
-
-/// Watch retry delays: 0.5 s doubling to 4 s, reset by any success. kube's default grows
-/// to 30 s, which after an API server restart left watches idle for most of a minute.
-#[derive(Debug, Clone, Copy)]
-pub struct WatchBackoff {
-    next: Duration,
-}
-
-impl Default for WatchBackoff {
-    fn default() -> Self {
-        Self {
-            next: Duration::from_millis(500),
-        }
-    }
-}
-
-impl Iterator for WatchBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let delay = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(4));
-        Some(delay)
-    }
-}
-
-impl kube::runtime::utils::Backoff for WatchBackoff {
-    fn reset(&mut self) {
-        *self = Self::default();
-    }
-}
-
-/// A watch of `K` kept in `writer`'s store, reported to `health` under `name`.
-pub fn reflected<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    writer: reflector::store::Writer<K>,
-    name: &'static str,
-    health: Arc<Health>,
-    metrics: Arc<Metrics>,
-) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    health.register(name);
-    let stream = watcher(api, config)
-        .backoff(WatchBackoff::default())
-        .inspect(move |item| {
-            health.observe(name, item, &metrics);
-            if let Err(e) = item {
-                tracing::warn!(watch = name, error = %e, "watch failed; retrying");
-            }
-        });
-    reflector::reflector(writer, stream)
 }
 
 /// Runs the operator until SIGTERM or Ctrl-C.
@@ -246,7 +184,10 @@ async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunError> {
             .inc();
         req
     });
-    Ok(builder.with_layer(&count).build())
+    Ok(builder
+        .with_layer(&crate::watch::response_timeout())
+        .with_layer(&count)
+        .build())
 }
 
 /// The name of the Lease the replicas compete for.
@@ -322,7 +263,8 @@ async fn run_controllers(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let cfg = watch_config;
+    let cfg = crate::watch::config;
+    use crate::watch::{observed, reflected};
     let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
     let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
@@ -442,7 +384,24 @@ async fn run_controllers(
             _ => None,
         }
     };
-    let managed = watch_config().labels(&format!("{}=true", tenant::MANAGED_LABEL));
+    let namespace_stream = observed(
+        Api::<Namespace>::all(client.clone()),
+        cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
+        "namespaces",
+        h.clone(),
+        m.clone(),
+    );
+    // The policy controller keeps its own small store (policies are few), so its watch
+    // runs with the same backoff and health reporting as the others.
+    let (own_policies, w_own_policies) = reflector::store::<GovCloudPolicy>();
+    let policy_status_stream = reflected(
+        Api::all(client.clone()),
+        cfg(),
+        w_own_policies,
+        "govcloudpolicies-status",
+        h.clone(),
+        m.clone(),
+    );
     // Phase and overdue gauges, recounted from the stores every 15 s.
     let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {
@@ -455,28 +414,28 @@ async fn run_controllers(
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .watches_stream(policy_stream.touched_objects(), for_policy)
         .watches_stream(calendar_stream.touched_objects(), for_calendar)
-        .watches(
-            Api::<Namespace>::all(client.clone()),
-            managed,
-            for_namespace,
-        )
+        .watches_stream(namespace_stream.touched_objects(), for_namespace)
         .reconcile_on(tokio_stream_from(wake_rx))
+        .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(request::reconcile, request::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(request::KIND, r));
     let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
         .reconcile_on(tokio_stream_from(wake_changes_rx))
+        .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(change::reconcile, change::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(change::KIND, r));
     let exit_controller = Controller::for_stream(exit_stream.touched_objects(), exits)
         .reconcile_on(tokio_stream_from(wake_exits_rx))
+        .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(exit::reconcile, exit::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(exit::KIND, r));
     // Policies are few: their own watch keeps their status (field errors) current.
     let policy_controller =
-        Controller::new(Api::<GovCloudPolicy>::all(client.clone()), watch_config())
+        Controller::for_stream(policy_status_stream.touched_objects(), own_policies)
+            .trigger_backoff(crate::watch::TriggerBackoff)
             .graceful_shutdown_on(stop(&shutdown))
             .run(policy::reconcile, policy::error_policy, ctx.clone())
             .for_each(|r| log_controller_error(policy::KIND, r));
@@ -554,14 +513,6 @@ async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, resul
     if let Err(e) = result {
         tracing::debug!(kind, error = %e, "controller event");
     }
-}
-
-/// Watches end after 20 s without an event (server-side timeout and client idle timeout)
-/// and resume. After an API server restart a resumed watch can hang without events until
-/// the server finally answers 410 Gone; a short timeout bounds that, so watches recover and
-/// `/livez` turns healthy again within seconds of the server's return.
-fn watch_config() -> watcher::Config {
-    watcher::Config::default().timeout(20)
 }
 
 /// An unbounded receiver as a stream.

@@ -112,19 +112,19 @@ async fn watches_resume_after_an_apiserver_restart_and_livez_reports_the_stall()
     )
     .await?;
     decide(cp, &ns, "after", "Approved", "").await?;
-    // KNOWN GAP (reported to the lead, src/ unchanged here): after kube-apiserver 1.20
-    // restarts, the request watch keeps failing with "too old resource version … Expired"
-    // for a while, so convergence takes longer than the 30 s the issue asks for. The test
-    // waits up to LIMIT and fails beyond RECOVERY only with GOVCLOUD_STRICT_GAPS=1.
-    const LIMIT: Duration = Duration::from_secs(180);
-    let strict = std::env::var_os("GOVCLOUD_STRICT_GAPS").is_some_and(|v| !v.is_empty());
-    let budget = if strict { RECOVERY } else { LIMIT };
-    let remaining = budget.saturating_sub(up_at.elapsed());
+    // Within 30 s of the return the watches have resumed: the new request is Active and
+    // /livez is OK again.
+    let remaining = RECOVERY.saturating_sub(up_at.elapsed());
     wait_phase(&admin, &ns, "after", RequestPhase::Active, remaining)
         .await
-        .map_err(|e| anyhow!("not Active within {budget:?} of the return: {e}"))?;
+        .map_err(|e| {
+            anyhow!(
+                "not Active within {RECOVERY:?} of the return: {e}\n{}",
+                operator_log()
+            )
+        })?;
     let active_after = up_at.elapsed();
-    let remaining = budget.saturating_sub(up_at.elapsed());
+    let remaining = RECOVERY.saturating_sub(up_at.elapsed());
     wait_for(
         remaining.max(Duration::from_secs(1)),
         "/livez 200 after the return",
@@ -133,18 +133,6 @@ async fn watches_resume_after_an_apiserver_restart_and_livez_reports_the_stall()
     .await
     .map_err(|e| anyhow!("{e}\n{}", operator_log()))?;
     let live_after = up_at.elapsed();
-    let gap = active_after > RECOVERY || live_after > RECOVERY;
-    if gap {
-        println!(
-            "[outage] KNOWN GAP: converged {:.1}s / live {:.1}s after the return, more than {RECOVERY:?}",
-            active_after.as_secs_f64(),
-            live_after.as_secs_f64()
-        );
-    }
-    ensure!(
-        !(gap && strict),
-        "not converged within {RECOVERY:?} of the return"
-    );
 
     // The request approved before the outage is untouched.
     let before = wait_phase(

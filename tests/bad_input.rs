@@ -33,8 +33,6 @@ struct Case {
     expect: String,
     #[serde(default)]
     field: Option<String>,
-    #[serde(default)]
-    known_gap: Option<String>,
 }
 
 /// What happened to a case.
@@ -242,10 +240,9 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
             .with_context(|| format!("approving {}", case.name))?;
     }
 
-    // Every accepted case settles: Invalid, or (for a gap) anything else after the wait.
+    // Every accepted case settles Invalid.
     let names: Vec<(String, String)> = accepted
         .iter()
-        .filter(|c| c.known_gap.is_none())
         .map(|c| (c.kind.clone(), c.name.clone()))
         .collect();
     let settle = wait_for(T, "every accepted case to be Invalid", || {
@@ -325,14 +322,9 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
             .get("govcloud-grant")
             .await?,
     );
-    let gap = |name: &str| {
-        cases
-            .iter()
-            .any(|c| c.name == name && c.known_gap.is_some())
-    };
     let mut problems = Vec::new();
     for (name, tenant) in &managed_for {
-        if name != "target" && !gap(name) {
+        if name != "target" {
             problems.push(format!("{name}: managed namespace {tenant} created"));
         }
     }
@@ -375,7 +367,6 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
             .get_opt(&case.name)
             .await?
             && r.status.as_ref().is_some_and(|s| s.grant.is_some())
-            && !gap(&case.name)
         {
             problems.push(format!(
                 "{}: granted {:?}",
@@ -386,10 +377,8 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
     }
 
     // The verdict per case, and the table.
-    let strict_gaps = std::env::var_os("GOVCLOUD_STRICT_GAPS").is_some_and(|v| !v.is_empty());
     let mut table = String::new();
     let mut wrong = Vec::new();
-    let mut gaps = Vec::new();
     for case in &cases {
         let outcome = outcomes
             .get(&case.name)
@@ -418,12 +407,7 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
             (Outcome::Invalid(m), _) => ("Invalid (expected refused)".into(), m.clone(), false),
             (Outcome::Other(m), _) => ("NOT INVALID".into(), m.clone(), false),
         };
-        let mark = match (ok, &case.known_gap) {
-            (true, Some(_)) => "  (known gap fixed?)",
-            (false, Some(_)) => "  KNOWN GAP",
-            (false, None) => "  WRONG",
-            (true, None) => "",
-        };
+        let mark = if ok { "" } else { "  WRONG" };
         table.push_str(&format!(
             "{:<28} {:<7} {:<36} {}{mark}\n",
             case.name,
@@ -444,10 +428,7 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
                     .unwrap_or_default(),
                 short(&detail, 300)
             );
-            match &case.known_gap {
-                Some(why) if !strict_gaps => gaps.push(format!("{line} [known gap: {why}]")),
-                _ => wrong.push(line),
-            }
+            wrong.push(line);
         }
     }
     let refused = outcomes
@@ -467,9 +448,6 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
         cases.len() - refused - invalid,
         started.elapsed().as_secs_f64()
     );
-    for g in &gaps {
-        println!("known gap: {g}");
-    }
 
     // The operator survived all of it.
     let running = with_operator(|o| o.running()).unwrap_or(false);

@@ -1,0 +1,177 @@
+//! The operator's watches, tuned to recover quickly from an API server restart.
+//!
+//! Three things bound how long a restart can leave the operator blind:
+//! - every API request must get its response headers within [`RESPONSE_HEADERS_WITHIN`]
+//!   ([`response_timeout`]): after a restart, a request that reached the server while it
+//!   was still starting could otherwise wait for tens of seconds before its answer (often
+//!   410 Gone) came;
+//! - watches end after [`WATCH_SECONDS`] and resume (server-side `timeoutSeconds`);
+//! - retries start at 0.5 s and are capped at 4 s ([`WatchBackoff`]), for every watch,
+//!   including the namespace and policy watches the controllers would otherwise run with
+//!   kube's default backoff of up to 30 s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use kube::runtime::reflector;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::health::Health;
+use crate::metrics::Metrics;
+
+/// Server-side lifetime of one watch request (seconds).
+pub const WATCH_SECONDS: u32 = 20;
+
+/// The longest any API request may wait for its response headers. Watches stream their
+/// body afterwards, so this bounds how long a watch takes to start, not how long it runs.
+pub const RESPONSE_HEADERS_WITHIN: Duration = Duration::from_secs(10);
+
+/// A tower layer failing any request whose response has not begun within
+/// [`RESPONSE_HEADERS_WITHIN`]; the caller's retry (watch backoff, reconcile requeue)
+/// then tries again on a fresh connection.
+pub fn response_timeout() -> tower::timeout::TimeoutLayer {
+    tower::timeout::TimeoutLayer::new(RESPONSE_HEADERS_WITHIN)
+}
+
+/// Watch retry delays: 0.5 s doubling to 4 s, reset by any success. kube's default grows
+/// to 30 s, which after an API server restart left watches idle for most of a minute.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self {
+            next: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(4));
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The controllers' own backoff over their merged trigger streams. Each watch already
+/// backs off by itself ([`WatchBackoff`]); kube's default adds a second, shared backoff
+/// on top that grows to 30 s with every error from any trigger, which after an API server
+/// restart kept every trigger of a controller idle for half a minute. This one only
+/// prevents a busy loop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TriggerBackoff;
+
+impl Iterator for TriggerBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::from_millis(100))
+    }
+}
+
+impl kube::runtime::utils::Backoff for TriggerBackoff {
+    fn reset(&mut self) {}
+}
+
+/// The watcher configuration every watch uses: requests end after [`WATCH_SECONDS`] and
+/// resume, so a watch left hanging by a restarted server is replaced within seconds.
+pub fn config() -> watcher::Config {
+    watcher::Config::default().timeout(WATCH_SECONDS)
+}
+
+/// A watch of `K` with [`WatchBackoff`], reported to `health` under `name` (readiness,
+/// stall detection for `/livez`, and the watch-error metric).
+pub fn observed<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    name: &'static str,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    health.register(name);
+    watcher(api, config)
+        .backoff(WatchBackoff::default())
+        .inspect(move |item| {
+            health.observe(name, item, &metrics);
+            if let Err(e) = item {
+                tracing::warn!(watch = name, error = %e, "watch failed; retrying");
+            }
+        })
+}
+
+/// [`observed`], kept in `writer`'s store.
+pub fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    name: &'static str,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    reflector::reflector(writer, observed(api, config, name, health, metrics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::utils::Backoff;
+
+    #[test]
+    fn backoff_doubles_to_four_seconds_and_resets() {
+        let mut b = WatchBackoff::default();
+        let delays: Vec<u64> = b.by_ref().take(6).map(|d| d.as_millis() as u64).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 4000, 4000]);
+        b.reset();
+        assert_eq!(b.next(), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn trigger_backoff_stays_short() {
+        let mut b = TriggerBackoff;
+        assert!(
+            b.by_ref()
+                .take(100)
+                .all(|d| d == Duration::from_millis(100))
+        );
+    }
+
+    #[test]
+    fn watches_end_well_before_the_response_timeout_matters() {
+        // The header timeout must not cut a healthy watch: headers come at once, and the
+        // body runs for WATCH_SECONDS afterwards.
+        assert_eq!(config().timeout, Some(WATCH_SECONDS));
+        assert!(RESPONSE_HEADERS_WITHIN < Duration::from_secs(u64::from(WATCH_SECONDS)));
+    }
+}
