@@ -347,7 +347,7 @@ async fn run_controllers(
                 None
             }
         }),
-        measured_at: std::sync::Mutex::new(HashMap::new()),
+        measurements: std::sync::Mutex::new(HashMap::new()),
         verified_at: std::sync::Mutex::new(HashMap::new()),
     });
 
@@ -439,14 +439,32 @@ async fn run_controllers(
             .graceful_shutdown_on(stop(&shutdown))
             .run(policy::reconcile, policy::error_policy, ctx.clone())
             .for_each(|r| log_controller_error(policy::KIND, r));
-    tokio::join!(
-        request_controller,
-        change_controller,
-        exit_controller,
-        policy_controller
-    );
+    let controllers = async {
+        tokio::join!(
+            request_controller,
+            change_controller,
+            exit_controller,
+            policy_controller
+        )
+    };
+    // A graceful shutdown lets running reconciles finish, but a controller stopped before
+    // its stores were first filled would wait for them forever: after the grace period it
+    // is left behind, so SIGTERM always ends the process well before a kubelet's SIGKILL.
+    let mut stopping = shutdown.clone();
+    tokio::select! {
+        _ = controllers => {}
+        _ = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers still busy after the shutdown grace period; stopping anyway");
+        }
+    }
     inventory.abort();
 }
+
+/// How long running reconciles may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     loop {

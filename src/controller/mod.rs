@@ -112,9 +112,8 @@ pub struct Context {
     pub wake_exits: Wake<ExitRequest>,
     /// Prometheus, when `--prometheus-url` is set.
     pub prometheus: Option<prometheus_http_query::Client>,
-    /// When each request (by UID) was last measured; measured again after
-    /// `Config::utilization_interval`.
-    pub measured_at: Mutex<HashMap<String, std::time::Instant>>,
+    /// When each request (by UID) is to be measured next.
+    pub measurements: Mutex<HashMap<String, MeasurementSchedule>>,
     /// When each tenant (by request UID) was last checked against its applied hash.
     pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
 }
@@ -174,6 +173,57 @@ impl Context {
         }
         self.metrics.calendar_years.set(cal.years().len() as i64);
         Ok(cal)
+    }
+}
+
+/// How long after activation a tenant is first measured.
+pub const FIRST_MEASUREMENT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// When a request's utilization is measured next. A measurement taken before the quota
+/// controller has filled in the tenant quota's status has no allocation figures: it is
+/// taken again soon (5 s, doubling with each miss, never later than the regular interval)
+/// instead of leaving the figures empty until the next interval, so the status settles
+/// right after activation rather than at some later pass (a restart, say).
+#[derive(Debug, Clone, Copy)]
+pub struct MeasurementSchedule {
+    /// When the next measurement is due.
+    pub due: std::time::Instant,
+    /// Measurements in a row without allocation figures.
+    pub misses: u32,
+}
+
+impl MeasurementSchedule {
+    /// The schedule of a tenant activated at `at`: first measured [`FIRST_MEASUREMENT_AFTER`]
+    /// later (or after `interval`, if that is sooner).
+    pub fn first(at: std::time::Instant, interval: std::time::Duration) -> Self {
+        Self {
+            due: at + FIRST_MEASUREMENT_AFTER.min(interval),
+            misses: 0,
+        }
+    }
+
+    /// The schedule after a measurement at `at`: the regular `interval` after a complete
+    /// one, a short retry after one without allocation figures.
+    pub fn after(
+        previous: Option<MeasurementSchedule>,
+        complete: bool,
+        at: std::time::Instant,
+        interval: std::time::Duration,
+    ) -> Self {
+        if complete {
+            return Self {
+                due: at + interval,
+                misses: 0,
+            };
+        }
+        let misses = previous.map_or(0, |p| p.misses).saturating_add(1);
+        let retry = std::time::Duration::from_secs(5)
+            .saturating_mul(1 << misses.saturating_sub(1).min(16))
+            .min(interval);
+        Self {
+            due: at + retry,
+            misses,
+        }
     }
 }
 
@@ -308,4 +358,40 @@ pub fn backoff(ctx: &Context, key: &str) -> Requeue {
 pub fn reset_backoff(ctx: &Context, key: &str) {
     let mut retries = ctx.retries.lock().unwrap_or_else(|p| p.into_inner());
     retries.remove(key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MeasurementSchedule;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_measurement_without_allocation_is_retried_soon_then_less_often() {
+        let at = Instant::now();
+        let hour = Duration::from_secs(3600);
+        let first = MeasurementSchedule::after(None, false, at, hour);
+        assert_eq!((first.due - at, first.misses), (Duration::from_secs(5), 1));
+        let second = MeasurementSchedule::after(Some(first), false, at, hour);
+        assert_eq!(second.due - at, Duration::from_secs(10));
+        let mut s = second;
+        for _ in 0..40 {
+            s = MeasurementSchedule::after(Some(s), false, at, hour);
+        }
+        assert_eq!(s.due - at, hour, "never later than the regular interval");
+        let complete = MeasurementSchedule::after(Some(s), true, at, hour);
+        assert_eq!((complete.due - at, complete.misses), (hour, 0));
+    }
+
+    #[test]
+    fn a_new_tenant_is_first_measured_shortly_after_activation() {
+        let at = Instant::now();
+        let first = MeasurementSchedule::first(at, Duration::from_secs(3600));
+        assert_eq!(first.due - at, super::FIRST_MEASUREMENT_AFTER);
+        let short = MeasurementSchedule::first(at, Duration::from_secs(5));
+        assert_eq!(
+            short.due - at,
+            Duration::from_secs(5),
+            "never after the interval"
+        );
+    }
 }

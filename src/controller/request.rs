@@ -16,7 +16,8 @@ use kube::{Api, ResourceExt};
 
 use super::prometheus;
 use super::{
-    Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, tenant, write_status,
+    Context, Error, MeasurementSchedule, PolicyLookup, backoff, publish, requeue_at, reset_backoff,
+    tenant, write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
@@ -220,6 +221,11 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         }
         _ => None,
     };
+    // Whether a measurement was taken, and whether it had allocation figures.
+    let measurement_complete = measured.as_ref().map(|m| m.allocation.is_some());
+    // A measurement with no figures at all (the quota's status not filled in yet, and no
+    // Prometheus) says nothing: it is retried soon rather than written as empty.
+    let measured = measured.filter(|m| m.allocation.is_some() || !matches!(m.usage, Ok(None)));
     let objection = req
         .annotations()
         .get(utilization::OBJECTION_ANNOTATION)
@@ -359,12 +365,33 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         drop(ledger);
         wake_capacity_waiters(ctx);
     }
-    if measured.is_some() {
-        ctx.measured_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(uid.to_string(), std::time::Instant::now());
-    }
+    let schedule = {
+        let mut measurements = ctx.measurements.lock().unwrap_or_else(|p| p.into_inner());
+        match measurement_complete {
+            Some(complete) => {
+                let next = MeasurementSchedule::after(
+                    measurements.get(uid).copied(),
+                    complete,
+                    Instant::now(),
+                    ctx.config.utilization_interval,
+                );
+                measurements.insert(uid.to_string(), next);
+                Some(next)
+            }
+            // A tenant activated just now is measured a little later: its quota has no
+            // status yet (the quota controller fills it in) and nothing runs in it, so an
+            // immediate measurement would only be written once empty and once again.
+            None if outcome.status.phase == Some(RequestPhase::Active)
+                && current.phase != Some(RequestPhase::Active) =>
+            {
+                let first =
+                    MeasurementSchedule::first(Instant::now(), ctx.config.utilization_interval);
+                measurements.insert(uid.to_string(), first);
+                Some(first)
+            }
+            None => measurements.get(uid).copied(),
+        }
+    };
     if let Some((change_name, amounts)) = &outcome.downsize {
         file_auto_downsize(ctx, namespace, name, change_name, amounts, &outcome.status).await?;
     }
@@ -373,9 +400,12 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
     let mut wake_at = outcome.wake_at;
     if outcome.monitored {
+        let until_due = schedule.map_or(ctx.config.utilization_interval, |s| {
+            s.due.saturating_duration_since(Instant::now())
+        });
+        // Whole seconds, rounded up: waking a moment early would find nothing due.
         let next_measurement = now
-            + chrono::Duration::from_std(ctx.config.utilization_interval)
-                .unwrap_or(chrono::Duration::days(1));
+            + chrono::Duration::seconds(i64::try_from(until_due.as_secs()).unwrap_or(86_400) + 1);
         wake_at = Some(wake_at.map_or(next_measurement, |w| w.min(next_measurement)));
     }
     Ok(requeue_at(wake_at, now, ctx.config.max_requeue))
@@ -467,13 +497,13 @@ fn measurement_due(
         .as_ref()
         .and_then(|u| u.notice.as_ref())
         .is_some_and(|n| n.outcome.is_none() && now >= n.respond_by);
-    let last = ctx
-        .measured_at
+    let next = ctx
+        .measurements
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(uid)
         .copied();
-    notice_due || last.is_none_or(|t| t.elapsed() >= ctx.config.utilization_interval)
+    notice_due || next.is_none_or(|s| Instant::now() >= s.due)
 }
 
 /// Allocation from the tenant's ResourceQuota, usage from Prometheus when configured.

@@ -121,7 +121,10 @@ impl Operator {
             if std::time::Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                return Err(anyhow!("operator did not stop within {timeout:?}"));
+                return Err(anyhow!(
+                    "operator did not stop within {timeout:?}\n{}",
+                    self.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
