@@ -270,6 +270,7 @@ async fn run_controllers(
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
     let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (changes, w_changes) = reflector::store::<ResourceChange>();
+    let (namespaces, w_namespaces) = reflector::store::<Namespace>();
     let (h, m) = (&health, &metrics);
     let policy_stream = reflected(
         Api::all(client.clone()),
@@ -332,6 +333,7 @@ async fn run_controllers(
         },
         policies,
         calendars,
+        namespaces: namespaces.clone(),
         requests: requests.clone(),
         exits: exits.clone(),
         changes: changes.clone(),
@@ -384,12 +386,18 @@ async fn run_controllers(
             _ => None,
         }
     };
-    let namespace_stream = observed(
-        Api::<Namespace>::all(client.clone()),
-        cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
-        "namespaces",
-        h.clone(),
-        m.clone(),
+    // Managed namespaces, kept without their managedFields (a tenant's ownership and hash
+    // are all the reconciler reads; the rest would only cost memory at 10,000 tenants).
+    let namespace_stream = reflector::reflector(
+        w_namespaces,
+        observed(
+            Api::<Namespace>::all(client.clone()),
+            cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
+            "namespaces",
+            h.clone(),
+            m.clone(),
+        )
+        .modify(|ns| ns.managed_fields_mut().clear()),
     );
     // The policy controller keeps its own small store (policies are few), so its watch
     // runs with the same backoff and health reporting as the others.

@@ -278,6 +278,21 @@ async fn sigkilled_while_provisioning_300_requests_it_converges_exactly() -> Res
             ));
         }
     }
+    // No restart ever judged a request before its policy was loaded (which would have
+    // marked it Invalid for a "missing" policy, however briefly).
+    for ns in &namespaces {
+        let invalid = Api::<k8s_openapi::api::core::v1::Event>::namespaced(admin.clone(), ns)
+            .list(&ListParams::default().fields("reason=Invalid"))
+            .await?
+            .items;
+        for e in invalid {
+            problems.push(format!(
+                "{ns}/{}: Invalid Event: {}",
+                e.involved_object.name.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            ));
+        }
+    }
     let log =
         with_operator(|o| std::fs::read_to_string(&o.log).unwrap_or_default()).unwrap_or_default();
     if log.contains("panicked") {

@@ -22,6 +22,9 @@ pub const KIND: &str = "ResourceChange";
 
 /// Reconciles one change.
 pub async fn reconcile(obj: Arc<ResourceChange>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    if !ctx.stores_ready() {
+        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
+    }
     let started = Instant::now();
     let result = reconcile_change(&obj, &ctx).await;
     ctx.metrics.observe_reconcile(KIND, started.elapsed());

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -110,6 +111,8 @@ pub struct Context {
     pub wake_changes: Wake<ResourceChange>,
     /// Exits to look at again (their request changed phase).
     pub wake_exits: Wake<ExitRequest>,
+    /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch.
+    pub namespaces: Store<Namespace>,
     /// Prometheus, when `--prometheus-url` is set.
     pub prometheus: Option<prometheus_http_query::Client>,
     /// When each request (by UID) is to be measured next.
@@ -142,6 +145,30 @@ pub enum PolicyLookup {
 }
 
 impl Context {
+    /// Whether every store a decision reads has completed its first list. Until then a
+    /// request would be judged against a policy or calendar not loaded yet (and found
+    /// Invalid for a "missing" policy), so reconciles wait. Checked without awaiting: a
+    /// reconcile that waited would hold one of the controller's slots, and with every slot
+    /// waiting the controller would stop reading the very watches that fill the stores.
+    pub fn stores_ready(&self) -> bool {
+        fn ready<K: Resource + Clone + 'static>(store: &Store<K>) -> bool
+        where
+            K::DynamicType: Eq + std::hash::Hash + Clone,
+        {
+            use futures::FutureExt;
+            store
+                .wait_until_ready()
+                .now_or_never()
+                .is_some_and(|r| r.is_ok())
+        }
+        ready(&self.policies)
+            && ready(&self.calendars)
+            && ready(&self.requests)
+            && ready(&self.changes)
+            && ready(&self.exits)
+            && ready(&self.namespaces)
+    }
+
     /// The rules and calendar of policy `name`.
     pub fn policy(&self, name: &str) -> PolicyLookup {
         let key = kube::runtime::reflector::ObjectRef::<GovCloudPolicy>::new(name);
@@ -175,6 +202,9 @@ impl Context {
         Ok(cal)
     }
 }
+
+/// How soon a reconcile that found the stores not yet loaded looks again.
+pub const STORES_LOADING_RETRY: Duration = Duration::from_millis(250);
 
 /// How long after activation a tenant is first measured.
 pub const FIRST_MEASUREMENT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);

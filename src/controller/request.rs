@@ -41,6 +41,9 @@ pub async fn reconcile(
     req: Arc<CloudResourceRequest>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, Error> {
+    if !ctx.stores_ready() {
+        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
+    }
     let started = Instant::now();
     let result = reconcile_request(&req, &ctx).await;
     ctx.metrics.observe_reconcile(KIND, started.elapsed());
@@ -119,7 +122,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
     let observed = match &tenant_name {
         Some(ns) if tenant_names::forbidden_reason(ns, &ctx.config.namespace).is_none() => {
-            Some(tenant::observe(&ctx.client, ns, uid).await?)
+            Some(tenant::observe(&ctx.client, &ctx.namespaces, ns, uid).await?)
         }
         _ => None,
     };

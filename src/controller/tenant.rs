@@ -15,6 +15,7 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 
@@ -33,7 +34,26 @@ pub struct Observed {
 }
 
 /// Looks up namespace `name` and whether it belongs to the request with `owner_uid`.
-pub async fn observe(client: &Client, name: &str, owner_uid: &str) -> Result<Observed, Error> {
+///
+/// A namespace this request owns is read from `known` (the watch of managed namespaces,
+/// always as fresh as the event that triggered the reconcile); anything else, a namespace
+/// not there or not this request's, is read from the API server, so that creating a
+/// namespace or reporting a conflict never rests on a watch that may lag.
+pub async fn observe(
+    client: &Client,
+    known: &Store<Namespace>,
+    name: &str,
+    owner_uid: &str,
+) -> Result<Observed, Error> {
+    if let Some(ns) = known.get(&ObjectRef::new(name))
+        && ns
+            .annotations()
+            .get(names::OWNER_UID_ANNOTATION)
+            .map(String::as_str)
+            == Some(owner_uid)
+    {
+        return Ok(observed(&ns, owner_uid));
+    }
     let api: Api<Namespace> = Api::all(client.clone());
     let Some(ns) = api.get_opt(name).await? else {
         return Ok(Observed {
@@ -42,6 +62,10 @@ pub async fn observe(client: &Client, name: &str, owner_uid: &str) -> Result<Obs
             applied_hash: None,
         });
     };
+    Ok(observed(&ns, owner_uid))
+}
+
+fn observed(ns: &Namespace, owner_uid: &str) -> Observed {
     let carried = ns.annotations().get(names::OWNER_UID_ANNOTATION).cloned();
     let state = if carried.as_deref() == Some(owner_uid) {
         let terminating = ns.metadata.deletion_timestamp.is_some()
@@ -51,11 +75,11 @@ pub async fn observe(client: &Client, name: &str, owner_uid: &str) -> Result<Obs
         TenantState::Foreign { owner_uid: carried }
     };
     let applied_hash = ns.annotations().get(names::SPEC_HASH_ANNOTATION).cloned();
-    Ok(Observed {
+    Observed {
         state,
-        uid: ns.metadata.uid,
+        uid: ns.metadata.uid.clone(),
         applied_hash,
-    })
+    }
 }
 
 /// Whether any pod exists in `namespace` (one item is enough).
