@@ -705,14 +705,17 @@ fn decide_lifecycle(
     if st.grant.is_none() {
         // Not granted yet: review, decision, capacity.
         let checked = checked.as_ref();
-        if !emergency {
+        let go = emergency || verdict == Verdict::Approved;
+        // The review deadline is shown while the review lasts. Once approved it is gone:
+        // it would be dropped anyway in the next pass (granted), and recording it in the
+        // pass that grants would cost every activation a second status write.
+        if !emergency && !go {
             let review_by = rules
                 .review_periods()
                 .iter()
                 .fold(st.submitted_at.unwrap_or(now), |t, d| clock.add(t, *d));
             p.deadlines.review_by = Some(review_by);
         }
-        let go = emergency || verdict == Verdict::Approved;
         if i.deleting {
             st.phase = Some(match verdict {
                 Verdict::Rejected => RequestPhase::Rejected,

@@ -788,3 +788,42 @@ fn a_zero_duration_time_boxed_request_is_invalid() {
             .contains("spec.duration")
     );
 }
+
+#[test]
+fn an_activation_is_written_once() {
+    // Approved at first sight (filed while the operator was down) or after a review: the
+    // pass that activates decides the status the next pass (tenant now Owned) decides
+    // again, so an activation costs one status write, not two.
+    for reviewed_first in [false, true] {
+        let mut w = World::new(RequestClass::Production);
+        w.rules.capacity = None;
+        if reviewed_first {
+            let submitted = w.step(t(2026, 11, 23, 9));
+            assert!(
+                submitted
+                    .status
+                    .deadlines
+                    .and_then(|d| d.review_by)
+                    .is_some()
+            );
+        }
+        w.approve(None);
+        let active = w.step(t(2026, 11, 23, 10));
+        assert_eq!(active.status.phase, Some(RequestPhase::Active));
+        assert!(
+            active
+                .status
+                .deadlines
+                .as_ref()
+                .and_then(|d| d.review_by)
+                .is_none(),
+            "the review is over"
+        );
+        let again = w.decide(t(2026, 11, 23, 10));
+        assert_eq!(
+            again.status, active.status,
+            "reviewed first: {reviewed_first}"
+        );
+        assert!(again.notices.is_empty());
+    }
+}
