@@ -264,7 +264,7 @@ async fn run_controllers(
     shutdown: watch::Receiver<bool>,
 ) {
     let cfg = crate::watch::config;
-    use crate::watch::{observed, reflected};
+    use crate::watch::reflected;
     let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
     let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
@@ -386,18 +386,14 @@ async fn run_controllers(
             _ => None,
         }
     };
-    // Managed namespaces, kept without their managedFields (a tenant's ownership and hash
-    // are all the reconciler reads; the rest would only cost memory at 10,000 tenants).
-    let namespace_stream = reflector::reflector(
+    // Managed namespaces: a tenant's ownership and applied hash are read from here.
+    let namespace_stream = reflected(
+        Api::<Namespace>::all(client.clone()),
+        cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
         w_namespaces,
-        observed(
-            Api::<Namespace>::all(client.clone()),
-            cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
-            "namespaces",
-            h.clone(),
-            m.clone(),
-        )
-        .modify(|ns| ns.managed_fields_mut().clear()),
+        "namespaces",
+        h.clone(),
+        m.clone(),
     );
     // The policy controller keeps its own small store (policies are few), so its watch
     // runs with the same backoff and health reporting as the others.
