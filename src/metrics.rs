@@ -296,7 +296,9 @@ impl Metrics {
             ),
         ];
         for (kind, known) in KNOWN {
-            for phase in known {
+            // "Unknown" (no phase yet) too: a count that dropped to none must read 0, not
+            // the last non-zero value.
+            for phase in known.iter().chain(&["Unknown"]) {
                 phases.entry(PhaseLabels { kind, phase }).or_default();
             }
             for stage in STAGES {
@@ -392,6 +394,22 @@ mod tests {
             text.contains(
                 "govcloud_overdue{kind=\"CloudResourceRequest\",stage=\"ReviewOverdue\"} 1"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_phase_count_that_drops_to_none_reads_zero() {
+        let m = Metrics::new();
+        m.set_inventory([("CloudResourceRequest", None, vec![])]);
+        assert!(
+            m.encode()
+                .contains("govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Unknown\"} 1")
+        );
+        m.set_inventory([("CloudResourceRequest", Some("Active"), vec![])]);
+        let text = m.encode();
+        assert!(
+            text.contains("govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Unknown\"} 0"),
             "{text}"
         );
     }
