@@ -333,7 +333,7 @@ async fn run_controllers(
         },
         policies,
         calendars,
-        namespaces: namespaces.clone(),
+        namespaces,
         requests: requests.clone(),
         exits: exits.clone(),
         changes: changes.clone(),

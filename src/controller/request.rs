@@ -360,6 +360,15 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         && (!holds_capacity(Some(&outcome.status)) || outcome.release_finalizer);
     if outcome.release_finalizer {
         remove_finalizer(&api, req).await?;
+        // The request is going away: forget its per-request bookkeeping.
+        ctx.measurements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uid);
+        ctx.verified_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uid);
     }
     if releases {
         let mut ledger = ctx.capacity.lock().await;
