@@ -132,6 +132,21 @@ fn load_corpus() -> Result<Vec<Case>> {
     Ok(cases)
 }
 
+/// Phase and Invalid message of every object of the three kinds in `ns`, by name.
+async fn phases_in(
+    admin: &kube::Client,
+    ns: &str,
+) -> Result<BTreeMap<String, (Option<String>, Option<String>)>> {
+    let mut seen = BTreeMap::new();
+    for kind in ["crr", "change", "exit"] {
+        let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), ns, &kind_resource(kind));
+        for o in api.list(&ListParams::default()).await?.items {
+            seen.insert(o.name_any(), phase_and_invalid_message(&o));
+        }
+    }
+    Ok(seen)
+}
+
 fn phase_and_invalid_message(obj: &DynamicObject) -> (Option<String>, Option<String>) {
     let status = obj.data.get("status");
     let phase = status
@@ -250,14 +265,7 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
         let admin = admin.clone();
         let ns = ns.clone();
         async move {
-            let mut seen = BTreeMap::new();
-            for kind in ["crr", "change", "exit"] {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(admin.clone(), &ns, &kind_resource(kind));
-                for o in api.list(&ListParams::default()).await?.items {
-                    seen.insert(o.name_any(), phase_and_invalid_message(&o));
-                }
-            }
+            let seen = phases_in(&admin, &ns).await?;
             let done = names.iter().all(|(_, n)| {
                 seen.get(n)
                     .is_some_and(|(p, m)| p.as_deref() == Some("Invalid") && m.is_some())
@@ -271,15 +279,7 @@ async fn malformed_manifests_are_refused_or_invalid_and_create_nothing() -> Resu
         Err(e) => {
             // Some case never went Invalid: take what is there and let the checks below say which.
             eprintln!("[bad_input] {e}");
-            let mut seen = BTreeMap::new();
-            for kind in ["crr", "change", "exit"] {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(admin.clone(), &ns, &kind_resource(kind));
-                for o in api.list(&ListParams::default()).await?.items {
-                    seen.insert(o.name_any(), phase_and_invalid_message(&o));
-                }
-            }
-            seen
+            phases_in(&admin, &ns).await?
         }
     };
     for case in &accepted {
