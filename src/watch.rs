@@ -94,37 +94,10 @@ pub fn config() -> watcher::Config {
 }
 
 /// A watch of `K` with [`WatchBackoff`], reported to `health` under `name` (readiness,
-/// stall detection for `/livez`, and the watch-error metric).
-pub fn observed<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    name: &'static str,
-    health: Arc<Health>,
-    metrics: Arc<Metrics>,
-) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    health.register(name);
-    watcher(api, config)
-        .backoff(WatchBackoff::default())
-        .inspect(move |item| {
-            health.observe(name, item, &metrics);
-            if let Err(e) = item {
-                tracing::warn!(watch = name, error = %e, "watch failed; retrying");
-            }
-        })
-}
-
-/// [`observed`], kept in `writer`'s store without `metadata.managedFields`: the operator
-/// never reads them, and with several writers per object (vendor, approver, operator)
-/// they are a large share of each object's size, so of the memory of 10,000 requests.
+/// stall detection for `/livez`, and the watch-error metric), kept in `writer`'s store
+/// without `metadata.managedFields`: the operator never reads them, and with several
+/// writers per object (vendor, approver, operator) they are a large share of each
+/// object's size, so of the memory of 10,000 requests.
 pub fn reflected<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -142,10 +115,17 @@ where
         + Sync
         + 'static,
 {
-    reflector::reflector(
-        writer,
-        observed(api, config, name, health, metrics).modify(|obj| obj.managed_fields_mut().clear()),
-    )
+    health.register(name);
+    let observed = watcher(api, config)
+        .backoff(WatchBackoff::default())
+        .inspect(move |item| {
+            health.observe(name, item, &metrics);
+            if let Err(e) = item {
+                tracing::warn!(watch = name, error = %e, "watch failed; retrying");
+            }
+        })
+        .modify(|obj| obj.managed_fields_mut().clear());
+    reflector::reflector(writer, observed)
 }
 
 #[cfg(test)]
