@@ -1,21 +1,24 @@
 //! govcloud-operator: the management rules of municipal government clouds (政务云) as
 //! Kubernetes custom resources.
 //!
-//! - [`api`]: the CRD types (the contract in DESIGN.md).
-//! - [`policy`]: the pure core — durations, the statutory working-day calendar, presets and
-//!   every lifecycle decision. No kube client and no I/O live there.
-//! - [`operator`], [`health`], [`metrics`], [`telemetry`], [`cli`]: the running process.
-//! - [`plugin`]: `kubectl govcloud`, the kubectl plugin for approvers and vendors.
+//! This crate is the operator process. The workspace's crates are its architecture:
+//!
+//! - `govcloud-core` ([`api`], [`policy`]): the CRD types and the pure rules —
+//!   durations, the statutory working-day calendar, presets and every lifecycle decision.
+//!   It has no kube client or runtime dependency, so the compiler keeps it pure.
+//! - this crate: [`controller`]s, [`watch`]es, [`operator`] wiring, [`health`],
+//!   [`metrics`], [`telemetry`], [`cli`].
+//! - `kubectl-govcloud`: the kubectl plugin for approvers and vendors (core + kube's
+//!   client; it never depends on this crate).
 #![forbid(unsafe_code)]
 
-pub mod api;
+pub use govcloud_core::{api, policy};
+
 pub mod cli;
 pub mod controller;
 pub mod crds;
 pub mod health;
 pub mod metrics;
 pub mod operator;
-pub mod plugin;
-pub mod policy;
 pub mod telemetry;
 pub mod watch;

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,18 +13,35 @@ use govcloud_operator::api::{
     ChangePhase, CloudResourceRequest, RequestClass, RequestPhase, ResourceAmounts, ResourceChange,
     ResourceChangeSpec, WorkCalendar,
 };
-use govcloud_operator::plugin::FORBIDDEN_DECIDE;
-use govcloud_operator::plugin::format::{DEFAULT_ZONE, local_time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 use kube::api::PostParams;
+use kubectl_govcloud::FORBIDDEN_DECIDE;
+use kubectl_govcloud::format::{DEFAULT_ZONE, local_time};
 use support::govcloud::*;
 use support::{ControlPlane, Identity, create_namespace, unique_ns, wait_for};
 
 const T: Duration = Duration::from_secs(60);
 /// Longest any one plugin run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-govcloud");
+/// The plugin's binary. It belongs to another workspace crate, so Cargo gives this test no
+/// `CARGO_BIN_EXE_` path for it: it sits beside this test's own `deps/` directory, built by
+/// `cargo test --workspace` (scripts/test) or `cargo build -p kubectl-govcloud`.
+fn plugin_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = profile_dir.join(format!("kubectl-govcloud{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p kubectl-govcloud` (scripts/test does)",
+        path.display()
+    );
+    path
+}
 
 /// What a run printed, and how it ended.
 #[derive(Debug)]
@@ -59,7 +76,7 @@ async fn finish(mut cmd: std::process::Command) -> Result<Run> {
 
 /// The plugin binary run directly as `identity` (`--kubeconfig`).
 async fn plugin(cp: &ControlPlane, identity: Identity, args: &[&str]) -> Result<Run> {
-    let mut cmd = std::process::Command::new(PLUGIN);
+    let mut cmd = std::process::Command::new(plugin_binary());
     cmd.args(args)
         .arg("--kubeconfig")
         .arg(cp.kubeconfig(identity))
@@ -74,9 +91,8 @@ async fn plugin(cp: &ControlPlane, identity: Identity, args: &[&str]) -> Result<
 /// `--kubeconfig` first) cannot start a plugin; the identity goes in `KUBECONFIG`
 /// instead, which the plugin honours like kubectl.
 async fn kubectl_plugin(cp: &ControlPlane, identity: Identity, args: &[&str]) -> Result<Run> {
-    let dir = Path::new(PLUGIN)
-        .parent()
-        .context("the plugin's directory")?;
+    let binary = plugin_binary();
+    let dir = binary.parent().context("the plugin's directory")?;
     let mut path = vec![dir.to_path_buf()];
     path.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),

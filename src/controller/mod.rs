@@ -20,15 +20,16 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::metrics::Metrics;
-use crate::policy::calendar::{Calendar, CalendarDay};
+use crate::policy::calendar::Calendar;
+use crate::policy::calendars::compose_calendar;
 use crate::policy::request::Notice;
-use crate::policy::rules::{self, CN_STATUTORY, Rules};
+use crate::policy::rules::{self, Rules};
 
 /// The one field manager of the operator for everything it writes.
 pub const FIELD_MANAGER: &str = "govcloud.io/operator";
@@ -255,63 +256,6 @@ impl MeasurementSchedule {
             misses,
         }
     }
-}
-
-/// The calendar called `name` built from `calendars` (the WorkCalendar objects): for
-/// `cn-statutory`, the embedded years with every WorkCalendar's years laid over them in
-/// name order; for any other name, that WorkCalendar alone. Also returns one message per
-/// year that was skipped because its data is unusable. Pure; shared by the operator and
-/// the kubectl plugin.
-pub fn compose_calendar<'a>(
-    name: &str,
-    calendars: impl IntoIterator<Item = &'a WorkCalendar>,
-) -> Result<(Calendar, Vec<String>), String> {
-    let mut calendars: Vec<&WorkCalendar> = calendars.into_iter().collect();
-    calendars.sort_by_key(|c| c.name_any());
-    let (mut cal, sources) = if name == CN_STATUTORY {
-        (Calendar::cn_statutory(), calendars)
-    } else {
-        let own: Vec<_> = calendars
-            .into_iter()
-            .filter(|c| c.name_any() == name)
-            .collect();
-        if own.is_empty() {
-            return Err(format!("spec.calendar: WorkCalendar {name:?} not found"));
-        }
-        (Calendar::new(), own)
-    };
-    let mut skipped = Vec::new();
-    for wc in sources {
-        for year in &wc.spec.years {
-            match calendar_year(year) {
-                Ok(days) => cal.set_year(year.year, days),
-                Err(msg) => skipped.push(format!(
-                    "WorkCalendar {:?} year {}: {msg}",
-                    wc.name_any(),
-                    year.year
-                )),
-            }
-        }
-    }
-    Ok((cal, skipped))
-}
-
-fn calendar_year(year: &crate::api::CalendarYear) -> Result<Vec<CalendarDay>, String> {
-    let days = year
-        .days
-        .iter()
-        .map(|d| {
-            chrono::NaiveDate::parse_from_str(&d.date, "%Y-%m-%d")
-                .map(|date| CalendarDay {
-                    name: d.name.clone(),
-                    date,
-                    is_off_day: d.is_off_day,
-                })
-                .map_err(|_| format!("date {:?} is not YYYY-MM-DD", d.date))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Calendar::check_year(year.year, &days).map_err(|e| e.to_string())?;
-    Ok(days)
 }
 
 /// Writes `status` with server-side apply when it differs from `current` (a converged

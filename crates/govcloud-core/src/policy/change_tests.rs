@@ -26,7 +26,7 @@ fn q(cpu: &str, mem: &str) -> ResourceAmounts {
 fn rules() -> Rules {
     let yaml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/policies/shanghai.yaml"
+        "/../../examples/policies/shanghai.yaml"
     ))
     .unwrap();
     let p: crate::api::GovCloudPolicy = serde_yaml::from_str(&yaml).unwrap();

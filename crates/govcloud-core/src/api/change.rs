@@ -1,7 +1,7 @@
 //! ResourceChange: a change to an Active request's grant (GY 9, XB 22, SN 15, SH 19, SH 20).
 
 use chrono::{DateTime, Utc};
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,7 @@ use super::{Approval, Condition, NextDeadline, RequestClass, ResourceAmounts};
 /// Production after validation.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "govcloud.io",
     version = "v1alpha1",
     kind = "ResourceChange",

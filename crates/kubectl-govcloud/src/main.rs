@@ -1,11 +1,11 @@
-//! `kubectl govcloud`: the kubectl plugin (see `govcloud_operator::plugin`). Put this
+//! `kubectl govcloud`: the kubectl plugin (see the `kubectl_govcloud` library). Put this
 //! binary on the PATH and kubectl finds it; it also runs on its own.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use govcloud_operator::plugin::{Cli, run};
+use kubectl_govcloud::{Cli, run};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

@@ -16,7 +16,7 @@ fn t(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
 fn rules() -> Rules {
     let yaml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/policies/xishuangbanna.yaml"
+        "/../../examples/policies/xishuangbanna.yaml"
     ))
     .unwrap();
     let p: crate::api::GovCloudPolicy = serde_yaml::from_str(&yaml).unwrap();

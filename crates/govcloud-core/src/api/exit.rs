@@ -2,7 +2,7 @@
 //! SH 21, XB 23, YX 9).
 
 use chrono::{DateTime, Utc};
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use super::{Approval, Condition, NextDeadline};
 /// deleted only after the backup is confirmed.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "govcloud.io",
     version = "v1alpha1",
     kind = "ExitRequest",

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use kube::ResourceExt;
 
 use super::format::DEFAULT_ZONE;
-use crate::api::{CloudResourceRequest, GovCloudPolicy};
+use govcloud_core::api::{CloudResourceRequest, GovCloudPolicy};
 
 /// Time zones by policy name, and the policy of requests that name none.
 #[derive(Debug, Clone, Default)]

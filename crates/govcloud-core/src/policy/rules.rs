@@ -497,7 +497,7 @@ mod tests {
 
     fn load_preset(name: &str) -> GovCloudPolicy {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/policies")
+            .join("../../examples/policies")
             .join(format!("{name}.yaml"));
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -514,7 +514,7 @@ mod tests {
             // serde ignores unknown keys: a typo in a preset would silently fall back to a
             // default, so the typed round trip must reproduce the file exactly.
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("examples/policies/{name}.yaml"));
+                .join(format!("../../examples/policies/{name}.yaml"));
             let raw: serde_json::Value =
                 serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
             let typed = serde_json::to_value(&policy.spec).unwrap();

@@ -4,7 +4,7 @@
 //! rest from documented defaults (`policy::rules`). Durations are strings: `5wd` working
 //! days, `30d` natural days, `3mo` calendar months, `90s`/`10m`/`2h` for demos and tests.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ const MONEY: &str = r"^[0-9]{1,12}(\.[0-9]{1,4})?$";
 /// `yixing`, `suining`, `xishuangbanna` and `shanghai` ship in `examples/policies/`.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "govcloud.io",
     version = "v1alpha1",
     kind = "GovCloudPolicy",

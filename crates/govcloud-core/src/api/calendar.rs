@@ -1,7 +1,7 @@
 //! WorkCalendar: statutory holidays and make-up working days for years the embedded
 //! `cn-statutory` data does not cover, or overrides of it (cluster-scoped).
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// overrides years of `cn-statutory` (e.g. 2027 once the State Council notice appears).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "govcloud.io",
     version = "v1alpha1",
     kind = "WorkCalendar",

@@ -14,8 +14,12 @@ use serde_json::{Value, json};
 
 use super::format::table;
 use super::zones::find_request;
-use crate::api::{CloudResourceRequest, Condition, ExitRequest, RequestPhase, ResourceChange};
-use crate::policy::quantity::{Amounts, ResourceKind, format_money, format_quantity, parse_money};
+use govcloud_core::api::{
+    CloudResourceRequest, Condition, ExitRequest, RequestPhase, ResourceChange,
+};
+use govcloud_core::policy::quantity::{
+    Amounts, ResourceKind, format_money, format_quantity, parse_money,
+};
 
 /// The unit shown for changes and exits whose request cannot be found.
 pub const UNKNOWN_UNIT: &str = "(unknown request)";

@@ -1,5 +1,5 @@
 //! `kubectl govcloud calendar`: working-day arithmetic on the same calendar and with the
-//! same rules the operator uses ([`crate::policy::deadline`]), for people checking a
+//! same rules the operator uses ([`govcloud_core::policy::deadline`]), for people checking a
 //! deadline by hand.
 //!
 //! - `between FROM TO`: the working days in (FROM, TO] — FROM excluded, TO included, as
@@ -15,9 +15,9 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::format::local_time;
-use crate::policy::calendar::Calendar;
-use crate::policy::deadline::{self, working_days_between};
-use crate::policy::duration::PolicyDuration;
+use govcloud_core::policy::calendar::Calendar;
+use govcloud_core::policy::deadline::{self, working_days_between};
+use govcloud_core::policy::duration::PolicyDuration;
 
 /// Longest period whose working days `add` lists one by one.
 const LIST_LIMIT: u32 = 31;
@@ -222,7 +222,7 @@ pub fn add_json(a: &Added, calendar: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::format::DEFAULT_ZONE;
+    use crate::format::DEFAULT_ZONE;
 
     fn date(s: &str) -> NaiveDate {
         parse_date(s).unwrap()

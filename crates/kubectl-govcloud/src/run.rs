@@ -17,9 +17,11 @@ use super::cli::{CalendarArgs, CalendarCommand, Cli, Command, Output};
 use super::kind::{Kind, Target, parse_target};
 use super::zones::Zones;
 use super::{calendar, describe, pending, report};
-use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
-use crate::controller::compose_calendar;
-use crate::policy::rules::CN_STATUTORY;
+use govcloud_core::api::{
+    CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar,
+};
+use govcloud_core::policy::calendars::compose_calendar;
+use govcloud_core::policy::rules::CN_STATUTORY;
 
 /// What the approver is told on a 403 when deciding.
 pub const FORBIDDEN_DECIDE: &str =

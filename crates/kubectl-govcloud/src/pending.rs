@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::format::{due_text, is_overdue, local_time, table};
 use super::kind::Kind;
 use super::zones::Zones;
-use crate::api::{
+use govcloud_core::api::{
     ChangePhase, CloudResourceRequest, ExitPhase, ExitRequest, RequestPhase, ResourceChange,
 };
 
@@ -149,7 +149,7 @@ pub fn to_json(items: &[Pending], now: DateTime<Utc>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::format::DEFAULT_ZONE;
+    use crate::format::DEFAULT_ZONE;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

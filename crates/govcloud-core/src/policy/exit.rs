@@ -415,7 +415,7 @@ mod tests {
     fn suining() -> Rules {
         let yaml = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/examples/policies/suining.yaml"
+            "/../../examples/policies/suining.yaml"
         ))
         .unwrap();
         let p: crate::api::GovCloudPolicy = serde_yaml::from_str(&yaml).unwrap();

@@ -6,6 +6,7 @@
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
 pub mod calendar;
+pub mod calendars;
 pub mod change;
 pub mod conditions;
 pub mod deadline;

@@ -9,7 +9,7 @@
 //!
 //! Decisions:
 //! - **Embedded data.** [`Calendar::cn_statutory`] ships 2024–2026 exactly as the table in
-//!   RULES.md, as holiday-cn JSON files under `src/policy/data/`. The calendar is written
+//!   RULES.md, as holiday-cn JSON files under `policy/data/`. The calendar is written
 //!   by hand rather than taken from a crate because the existing crates are not usable for
 //!   2026 and later: one panics for any date after 2026-12-25, another ships an empty 2026.
 //! - **Overrides replace whole years.** [`Calendar::set_year`] (fed by `WorkCalendar`

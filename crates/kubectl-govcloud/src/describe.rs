@@ -15,11 +15,11 @@ use kube::ResourceExt;
 use kube::api::ObjectMeta;
 
 use super::format::{local_time, span, table};
-use crate::api::{
+use govcloud_core::api::{
     Approval, ChangePhase, CloudResourceRequest, Condition, Decision, ExitPhase, ExitRequest,
     RequestPhase, ResourceAmounts, ResourceChange,
 };
-use crate::policy::quantity::{Amounts, ResourceKind, format_quantity};
+use govcloud_core::policy::quantity::{Amounts, ResourceKind, format_quantity};
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -597,7 +597,7 @@ pub fn render_exit(e: &ExitRequest, zone: Tz, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::format::DEFAULT_ZONE;
+    use crate::format::DEFAULT_ZONE;
     use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
