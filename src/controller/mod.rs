@@ -28,7 +28,7 @@ use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChan
 use crate::metrics::Metrics;
 use crate::policy::calendar::Calendar;
 use crate::policy::calendars::compose_calendar;
-use crate::policy::request::Notice;
+use crate::policy::notice::Notice;
 use crate::policy::rules::{self, Rules};
 
 /// The one field manager of the operator for everything it writes.

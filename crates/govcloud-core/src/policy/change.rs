@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use super::calendar::Calendar;
 use super::conditions::{self, Wanted, types};
 use super::deadline;
+use super::notice::Notice;
 use super::quantity::{Amounts, FieldError, ResourceKind, format_money, format_ratio};
-use super::request::Notice;
 use super::rules::Rules;
 use crate::api::{
     ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, NextDeadline,

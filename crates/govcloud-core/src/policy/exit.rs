@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::calendar::Calendar;
 use super::conditions::{self, Wanted, types};
 use super::deadline;
-use super::request::Notice;
+use super::notice::Notice;
 use super::rules::Rules;
 use crate::api::{
     CloudResourceRequest, Decision, ExitDeadlines, ExitPhase, ExitRequestSpec, ExitRequestStatus,

@@ -28,6 +28,7 @@ use super::calendar::Calendar;
 use super::conditions::{self, Wanted, types};
 use super::deadline::{self, Deadline};
 use super::duration::PolicyDuration;
+pub use super::notice::Notice;
 use super::quantity::{Amounts, FieldError, ResourceKind, format_money};
 use super::rules::Rules;
 use super::tenant::{self, TenantInput, TenantSpec};
@@ -131,17 +132,6 @@ pub enum Action {
         /// The namespace to delete.
         namespace: String,
     },
-}
-
-/// An Event to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    /// Warning (true) or Normal.
-    pub warning: bool,
-    /// A fixed CamelCase word.
-    pub reason: &'static str,
-    /// For people.
-    pub message: String,
 }
 
 /// The outcome of one decision.

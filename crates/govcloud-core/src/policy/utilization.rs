@@ -22,8 +22,8 @@ use rust_decimal::Decimal;
 use super::calendar::Calendar;
 use super::conditions::Wanted;
 use super::deadline;
+use super::notice::Notice;
 use super::quantity::{Amounts, ResourceKind, format_quantity, format_ratio, parse_quantity};
-use super::request::Notice;
 use super::rules::{Rules, Thresholds};
 use crate::api::{OnIgnored, OptimizationNotice, Utilization, UtilizationFigures};
 
