@@ -8,9 +8,12 @@
 #   control-plane.sh up DIR [--watch-pid PID [--remove-on-exit]]
 #       Boot into DIR, return once DIR/ready exists. With --watch-pid, a detached
 #       supervisor tears the processes down when PID exits (and, with
-#       --remove-on-exit, deletes DIR afterwards; otherwise files are kept).
+#       --remove-on-exit, removes what `up` made afterwards, see below; otherwise files
+#       are kept).
 #   control-plane.sh run DIR    Boot, stay in the foreground until Ctrl-C/SIGTERM, tear down.
-#   control-plane.sh down DIR   Stop everything started for DIR (idempotent).
+#   control-plane.sh down DIR [--remove]
+#       Stop everything started for DIR (idempotent); with --remove, also remove what
+#       `up` made.
 #   control-plane.sh status DIR Exit 0 when every component of DIR is running.
 #   control-plane.sh stop-apiserver DIR [--kill]
 #       Stop only kube-apiserver of DIR (SIGTERM, SIGKILL after GRACE; at once with
@@ -27,9 +30,17 @@
 # (static tokens; users admin ∈ system:masters, approver ∈ govcloud:approvers,
 # vendor ∈ govcloud:vendors), `env` (shell-sourceable), logs/*.log and, when ready, `ready`.
 #
+# Removing (--remove-on-exit, down --remove) never deletes anything `up` did not make:
+# DIR itself goes only when the first `up` created it or found it empty (e.g. a fresh
+# temporary directory), as DIR/.govcloud-control-plane records; in a DIR that already
+# held files, only the files and directories `up` added are removed and DIR stays.
+#
 # Environment: GOVCLOUD_CACHE (binaries in $GOVCLOUD_CACHE/bin, default
 # ~/.cache/govcloud-operator), GOVCLOUD_CP_TIMEOUT (seconds each component may take to
 # come up, default 90), GOVCLOUD_CP_GRACE (seconds between SIGTERM and SIGKILL, default 10).
+# Ports are picked among free loopback ports (never etcd's or Prometheus' usual ones: a
+# host's own services do not matter) and noted in a per-user registry,
+# ~/.cache/govcloud-operator/control-plane.ports.
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -38,7 +49,21 @@ BIN="$CACHE/bin"
 TIMEOUT="${GOVCLOUD_CP_TIMEOUT:-90}"
 GRACE="${GOVCLOUD_CP_GRACE:-10}"
 SERVICE_CIDR="10.96.0.0/12"
-PORT_REGISTRY="${TMPDIR:-/tmp}/govcloud-control-plane.ports"
+# Per user: another user's file could neither be written nor trusted. Not under
+# GOVCLOUD_CACHE, which several users may share.
+if [ -n "${HOME:-}" ]; then
+  PORT_REGISTRY="$HOME/.cache/govcloud-operator/control-plane.ports"
+else
+  PORT_REGISTRY="${TMPDIR:-/tmp}/govcloud-control-plane-$(id -u)/ports"
+fi
+# How `up` came to DIR (first line: created, adopted (was empty) or shared), then, when
+# shared, which of OWN_NAMES were there before it.
+MARKER=.govcloud-control-plane
+# Everything `up` makes in DIR (besides MARKER).
+OWN_NAMES=(.lock logs pids pki etcd apiserver-certs controller-manager-certs flexvolume ports
+  env env.tmp ready admin.kubeconfig approver.kubeconfig vendor.kubeconfig
+  controller-manager.kubeconfig admin.kubeconfig.tmp approver.kubeconfig.tmp
+  vendor.kubeconfig.tmp controller-manager.kubeconfig.tmp)
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -141,11 +166,18 @@ port_in_use() {
 }
 
 # pick_ports N: print N free loopback ports, one per line. Ports come from below the
-# kernel's ephemeral range (so outgoing connections never hold them) and are recorded for
-# ten minutes in a shared registry under flock, so two control planes booting at the same
-# time never pick the same port before either has bound it.
+# kernel's ephemeral range (so outgoing connections never hold them) and at or above
+# 20000 (so never a well-known service's such as etcd's 2379 or Prometheus' 9090), and are
+# recorded for ten minutes in the user's registry under flock, so two of the user's
+# control planes booting at the same time never pick the same port before either has
+# bound it.
 pick_ports() {
-  local n=$1
+  local n=$1 registry_dir=${PORT_REGISTRY%/*}
+  mkdir -p "${registry_dir%/*}"
+  mkdir -m 700 "$registry_dir" 2>/dev/null || true
+  if [ -L "$registry_dir" ] || [ ! -d "$registry_dir" ] || [ ! -O "$registry_dir" ]; then
+    die "$registry_dir (for $PORT_REGISTRY) is not a directory of this user's"
+  fi
   local low high ephemeral_low ephemeral_high
   read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
   if [ "$ephemeral_low" -gt 21024 ]; then
@@ -155,6 +187,7 @@ pick_ports() {
   else # the whole range is ephemeral: take our chances
     low=20000 high=30000
   fi
+  [ "$low" -ge 20000 ] || low=20000
   (
     flock -w 30 8 || die "cannot lock $PORT_REGISTRY"
     local t cutoff
@@ -371,8 +404,41 @@ stop_all() {
   rm -f "$DIR/pids/kube-apiserver.stopped"
 }
 
+# remove_dir: remove what `up` made: DIR itself when `up` created it or found it empty,
+# otherwise only the names of OWN_NAMES it added (DIR and what was there before stay).
+remove_dir() {
+  local marker="$DIR/$MARKER" how name
+  [ -d "$DIR" ] || return 0
+  if [ ! -f "$marker" ]; then
+    log "not removing anything in $DIR: no $MARKER there, so 'up' did not make it"
+    return 0
+  fi
+  how=$(head -n1 "$marker")
+  case "$how" in
+    created | adopted)
+      rm -rf -- "$DIR"
+      log "removed $DIR"
+      ;;
+    *)
+      local keep=() k kept
+      mapfile -t keep < <(tail -n +2 "$marker")
+      for name in "${OWN_NAMES[@]}"; do
+        kept=""
+        for k in "${keep[@]}"; do [ "$k" != "$name" ] || kept=1; done
+        [ -n "$kept" ] || rm -rf -- "${DIR:?}/$name"
+      done
+      rm -f -- "$marker"
+      log "removed what 'up' made in $DIR (it held files before: the directory stays)"
+      ;;
+  esac
+}
+
 cmd_down() {
   [ -d "$DIR" ] || { log "$DIR does not exist: nothing to stop"; return 0; }
+  if [ ! -e "$DIR/$MARKER" ] && [ ! -e "$DIR/.lock" ] && [ ! -e "$DIR/pids" ]; then
+    log "no control plane was started in $DIR: nothing to stop"
+    return 0
+  fi
   if [ -z "${HOLDING_LOCK:-}" ]; then
     exec 9>>"$DIR/.lock"
     # an `up` still booting holds the lock; it gives up within TIMEOUT per component
@@ -382,6 +448,7 @@ cmd_down() {
   stop_supervisor
   stop_all
   log "stopped control plane in $DIR"
+  [ -z "$REMOVE" ] || remove_dir
 }
 
 # ---------------------------------------------------------------- supervisor
@@ -405,7 +472,7 @@ cmd_supervise() {
   stop_all
   rm -f "$DIR/pids/supervisor.pid"
   if [ -n "$REMOVE_ON_EXIT" ]; then
-    rm -rf -- "$DIR"
+    remove_dir
   fi
 }
 
@@ -450,11 +517,28 @@ launch_kcm() {
 
 cmd_up() {
   check_bins
+  # how DIR came to us, noted before anything is written to it (see remove_dir)
+  local how=created name preexisting=()
+  if [ -e "$DIR" ] || [ -L "$DIR" ]; then
+    [ -d "$DIR" ] || die "$DIR is not a directory"
+    if [ -z "$(find "$DIR/" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
+      how=adopted
+    else
+      how=shared
+      for name in "${OWN_NAMES[@]}"; do
+        if [ -e "$DIR/$name" ] || [ -L "$DIR/$name" ]; then preexisting+=("$name"); fi
+      done
+    fi
+  fi
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd -P)
   exec 9>>"$DIR/.lock"
   flock -n 9 || die "another control-plane.sh is working on $DIR"
   HOLDING_LOCK=1
+  # the first `up` of DIR decides; a racing `up` that lost the lock wrote nothing
+  if [ ! -e "$DIR/$MARKER" ]; then
+    printf '%s\n' "$how" "${preexisting[@]}" >"$DIR/$MARKER"
+  fi
   # the components run in sessions of their own: an interrupted boot must stop them itself
   trap 'fail_up "interrupted while booting"' INT TERM HUP
 
@@ -654,7 +738,7 @@ cmd_run() {
 [ $# -ge 2 ] || usage
 CMD=$1 DIR=$2
 shift 2
-WATCH_PID="" WATCH_START="" REMOVE_ON_EXIT="" HOLDING_LOCK=""
+WATCH_PID="" WATCH_START="" REMOVE_ON_EXIT="" REMOVE="" HOLDING_LOCK=""
 
 case "$CMD" in
   up)
@@ -668,8 +752,13 @@ case "$CMD" in
     [ -z "$REMOVE_ON_EXIT" ] || [ -n "$WATCH_PID" ] || die "--remove-on-exit needs --watch-pid"
     cmd_up
     ;;
-  run) [ $# -eq 0 ] || usage; mkdir -p "$DIR"; DIR=$(cd "$DIR" && pwd -P); cmd_run ;;
-  down) [ $# -eq 0 ] || usage; [ ! -d "$DIR" ] || DIR=$(cd "$DIR" && pwd -P); cmd_down ;;
+  run) [ $# -eq 0 ] || usage; cmd_run ;; # cmd_up makes and resolves DIR
+  down)
+    case "${1:-}" in --remove) REMOVE=1; shift ;; esac
+    [ $# -eq 0 ] || usage
+    [ ! -d "$DIR" ] || DIR=$(cd "$DIR" && pwd -P)
+    cmd_down
+    ;;
   status)
     [ -d "$DIR" ] || exit 1
     DIR=$(cd "$DIR" && pwd -P)

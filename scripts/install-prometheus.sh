@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Installs Debian's Prometheus (server and promtool) for the utilization tests. The
-# package's own service is stopped: tests start their own servers on loopback.
+# Installs Debian's Prometheus (server and promtool) for the utilization tests, from the
+# machine's configured apt sources (as root, through sudo when run as a user). Tests start
+# their own servers on free loopback ports, so a host's Prometheus does not matter and is
+# left alone; only when this run installs the package is the service its postinst just
+# started stopped and disabled.
 set -euo pipefail
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
   exit 0
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
-$SUDO service prometheus stop >/dev/null 2>&1 || true
-pkill -x prometheus >/dev/null 2>&1 || true
+log() { printf '[install-prometheus] %s\n' "$*" >&2; }
+# shellcheck source=scripts/install-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/install-common.sh"
+
+require_root "installing prometheus"
+was_installed=""
+! pkg_installed prometheus || was_installed=1
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends prometheus >/dev/null
+[ -n "$was_installed" ] || stop_new_service prometheus
 prometheus --version 2>&1 | head -n1 >&2
