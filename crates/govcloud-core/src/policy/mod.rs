@@ -3,6 +3,7 @@
 //! - [`duration`]: the duration strings of policies (`5wd`, `30d`, `3mo`, `90s`).
 //! - [`calendar`]: the statutory working-day calendar (embedded 2024–2026, `WorkCalendar`
 //!   overrides).
+//! - [`provisional`]: the statutory holidays of a year without a notice (the law alone).
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
 pub mod calendar;
@@ -13,6 +14,7 @@ pub mod deadline;
 pub mod duration;
 pub mod exit;
 pub mod notice;
+pub mod provisional;
 pub mod quantity;
 pub mod request;
 pub mod rules;
