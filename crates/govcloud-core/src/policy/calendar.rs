@@ -21,6 +21,13 @@
 //!   (even one with no entries). Outside covered years only weekends are days off;
 //!   [`super::deadline`] reports when a computation relied on such a year so the operator
 //!   can raise `CalendarIncomplete` (DESIGN.md, WorkCalendar).
+//! - **Provisional years, on request.** [`Calendar::with_provisional`] lays the
+//!   provisional calendar of [`super::provisional`] (the holidays fixed by law, and their
+//!   补假) under every uncovered year of 1901–2100. Supplied lists always win, including a
+//!   neighbour's December date. Such years still do not count as covered — a deadline on
+//!   them is still incomplete — but [`Calendar::provisional_years`] names them, so a
+//!   caller can say the count was provisional rather than weekends only. Off by default,
+//!   so the calendar callers use today counts exactly as before.
 //! - **Cheap to share.** The data lives behind an `Arc`; cloning a calendar copies a
 //!   pointer. Lookups and working-day counts over any range are O(log n) in the number of
 //!   listed days (a prefix sum over the exceptions), so no computation scans day by day
@@ -31,6 +38,8 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
+
+use super::provisional;
 
 /// One listed day in holiday-cn format: a statutory day off, or a make-up working day.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,6 +110,9 @@ struct Inner {
     index: Vec<Entry>,
     /// How many index entries are days off on Monday–Friday.
     weekday_days_off: i64,
+    /// The provisional lists (every year of their range), when [`Calendar::with_provisional`]
+    /// asked for them; only the years without a supplied list are indexed.
+    provisional: Option<Arc<BTreeMap<i32, Vec<CalendarDay>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +124,8 @@ struct Entry {
     cumulative: i64,
     /// The list entry in force: (year of the file, position in it).
     source: (i32, usize),
+    /// Whether that list is a provisional one rather than a supplied file.
+    provisional: bool,
 }
 
 /// How a listed day changes the Monday–Friday count: −1 for a weekday off, +1 for a
@@ -219,6 +233,41 @@ impl Calendar {
         }
     }
 
+    /// This calendar with every year of 1901–2100 that has no list (now or after later
+    /// [`Calendar::set_year`] calls) counted on its provisional calendar: the statutory
+    /// holidays and 补假 days fixed by law (see [`super::provisional`]).
+    pub fn with_provisional(mut self) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.provisional = Some(provisional::all_years());
+        inner.rebuild();
+        self
+    }
+
+    /// Whether `year` is counted on its provisional calendar: no list was supplied for it
+    /// and [`Calendar::with_provisional`] has one.
+    pub fn is_provisional(&self, year: i32) -> bool {
+        !self.covers(year)
+            && self
+                .inner
+                .provisional
+                .as_ref()
+                .is_some_and(|p| p.contains_key(&year))
+    }
+
+    /// The years from `first` to `last` (inclusive) counted on their provisional calendar,
+    /// ascending: pass the same years as to [`Calendar::covers_all`] to tell a count that
+    /// relied on the law alone from one that relied on weekends alone.
+    pub fn provisional_years(&self, first: i32, last: i32) -> Vec<i32> {
+        match &self.inner.provisional {
+            Some(p) if first <= last => p
+                .range(first..=last)
+                .map(|(year, _)| *year)
+                .filter(|year| !self.covers(*year))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether a list for `year` was supplied.
     pub fn covers(&self, year: i32) -> bool {
         self.inner.years.contains_key(&year)
@@ -244,10 +293,17 @@ impl Calendar {
         self.inner.years.get(&year).map(Vec::as_slice)
     }
 
-    /// The listing in force for `date` (holiday name and whether it is off), if any.
+    /// The listing in force for `date` (holiday name and whether it is off), if any,
+    /// including a provisional one.
     pub fn listed_day(&self, date: NaiveDate) -> Option<&CalendarDay> {
-        let (year, position) = self.listing(day_of(date))?.source;
-        self.inner.years.get(&year)?.get(position)
+        let entry = self.listing(day_of(date))?;
+        let (year, position) = entry.source;
+        let lists = if entry.provisional {
+            self.inner.provisional.as_deref()?
+        } else {
+            &self.inner.years
+        };
+        lists.get(&year)?.get(position)
     }
 
     fn listing(&self, day: i64) -> Option<&Entry> {
@@ -283,28 +339,41 @@ impl Calendar {
     }
 }
 
+/// The listing in force for a date while the index is built: (rank, the day, its position
+/// in its list, whether that list is provisional).
+type Winner<'a> = ((bool, i32), &'a CalendarDay, usize, bool);
+
 impl Inner {
     fn rebuild(&mut self) {
         // Winner per date: the file of the date's own year over a neighbour's, then the
         // later file; within one file the later entry.
-        let mut effective: BTreeMap<NaiveDate, ((bool, i32), &CalendarDay, usize)> =
-            BTreeMap::new();
+        let mut effective: BTreeMap<NaiveDate, Winner<'_>> = BTreeMap::new();
         for (&year, days) in &self.years {
             for (position, day) in days.iter().enumerate() {
                 let rank = (day.date.year() == year, year);
                 match effective.get(&day.date) {
-                    Some(&(existing, _, _)) if existing > rank => {}
+                    Some(&(existing, _, _, _)) if existing > rank => {}
                     _ => {
-                        effective.insert(day.date, (rank, day, position));
+                        effective.insert(day.date, (rank, day, position, false));
                     }
                 }
+            }
+        }
+        // Provisional lists only for years without a file, and below any file's listing.
+        let provisional = self.provisional.as_deref().into_iter().flatten();
+        for (&year, days) in provisional.filter(|(year, _)| !self.years.contains_key(year)) {
+            for (position, day) in days.iter().enumerate() {
+                let rank = (day.date.year() == year, year);
+                effective
+                    .entry(day.date)
+                    .or_insert((rank, day, position, true));
             }
         }
         let mut cumulative = 0;
         let mut weekday_days_off = 0;
         let index = effective
             .into_iter()
-            .map(|(date, ((_, year), day, position))| {
+            .map(|(date, ((_, year), day, position, provisional))| {
                 let delta = delta(date, day.is_off_day);
                 cumulative += delta;
                 if delta < 0 {
@@ -315,6 +384,7 @@ impl Inner {
                     is_off_day: day.is_off_day,
                     cumulative,
                     source: (year, position),
+                    provisional,
                 }
             })
             .collect();
