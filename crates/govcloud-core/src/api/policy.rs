@@ -62,9 +62,9 @@ pub struct GovCloudPolicySpec {
     /// Review of new requests (XB 20, SN 11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewRules>,
-    /// Opening of approved resources (GY 7).
+    /// Opening of approved resources (GY 7, SH 19).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning: Option<WithinRule>,
+    pub provisioning: Option<ProvisioningRules>,
     /// Start of deployment after allocation (SN 11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<WithinRule>,
@@ -116,6 +116,32 @@ pub struct WithinRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION))]
     pub within: Option<String>,
+}
+
+/// Where the opening deadline of a new request is counted from: `Approval` (default; GY 7)
+/// or `Filing` (SH 19 ¶1: review and opening share one window from the request).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ProvisioningFrom {
+    /// From the approval: review first, then `within` to open (GY 7: opened within 5 wd
+    /// of approval).
+    Approval,
+    /// From the filing: review and opening share one window of `within` (SH 19 ¶1: test
+    /// resources reviewed and opened within 5 wd).
+    Filing,
+}
+
+/// Opening of approved resources.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisioningRules {
+    /// The period, e.g. `5wd` (GY 7, SH 19 ¶1: 5wd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub within: Option<String>,
+    /// Where `within` is counted from: `Approval` (default; GY 7) or `Filing` (SH 19 ¶1:
+    /// reviewed and opened within 5 wd of the request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ProvisioningFrom>,
 }
 
 /// Limits per time-boxed class. Production has none.
@@ -174,11 +200,31 @@ pub struct ExpiryRules {
     pub suspend_for: Option<String>,
 }
 
+/// The billing period of a cost threshold: `Year` (default; GY 9 names none, GY 15/16 bill
+/// and settle per year) or `Month`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CostPeriod {
+    /// Per year: compared with twelve times the added monthly cost (GY 15/16 bill and
+    /// settle per year, so GY 9's 100,000 CNY is read as a yearly amount).
+    Year,
+    /// Per month: compared with the added monthly cost.
+    Month,
+}
+
 /// A cost threshold: a change reaching either needs a justification (GY 9).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CostThreshold {
-    /// Added monthly cost at or above which (GY 9: 100,000 CNY).
+    /// Added cost per `period` at or above which (GY 9: 100,000 CNY, no period named;
+    /// read as per year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = MONEY))]
+    pub amount: Option<String>,
+    /// The period of `amount`: `Year` (default) or `Month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<CostPeriod>,
+    /// Older form of `amount` with `period: Month`: added monthly cost at or above which.
+    /// Not together with `amount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = MONEY))]
     pub monthly_cost: Option<String>,
@@ -200,6 +246,12 @@ pub struct ChangeRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION))]
     pub apply_within: Option<String>,
+    /// A Test → Production conversion (`convertTo` adding no resources) is reviewed and
+    /// applied within this of its filing (SH 19 ¶2: formal opening within 2 wd of the
+    /// unit's notice that validation passed). Absent: `reviewWithin`, then `applyWithin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub conversion_within: Option<String>,
     /// Changes that only reduce the grant are approved by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_approve_scale_down: Option<bool>,
@@ -228,6 +280,24 @@ pub struct ExitRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION))]
     pub submit_within: Option<String>,
+    /// Where `reclaimBy` is counted from: `TransitionEnd` (default: `reviewWithin` after
+    /// the transition, SN 16) or `Filing` (review and reclamation share one window of
+    /// `reviewWithin` from the filing: GY 11, SH 21 ¶1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaim_from: Option<ReclaimFrom>,
+}
+
+/// Where an exit's `reclaimBy` is counted from: `TransitionEnd` (default; SN 16) or `Filing`
+/// (GY 11: released and billing stopped within 5 wd of receiving the exit request; SH 21 ¶1:
+/// reviewed and reclaimed within 10 wd; needs `transition: 0d`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ReclaimFrom {
+    /// `reviewWithin` after the transition ends (SN 16: transition, then reclamation).
+    TransitionEnd,
+    /// `reviewWithin` after the filing: one window for review and reclamation (GY 11: data
+    /// backed up, resources released and billing stopped within 5 wd of receiving the exit
+    /// request; SH 21 ¶1: reviewed and reclaimed within 10 wd). Needs `transition: 0d`.
+    Filing,
 }
 
 /// Emergency fast track.

@@ -385,7 +385,14 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
         incomplete |= !dl.calendar_complete;
         dl.at
     };
-    let review_by = clock(submitted, rules.change_review_within);
+    // SH 19 ¶2: the formal opening after validation — a conversion adding nothing — is
+    // reviewed and applied within one window from the unit's notice (the filing).
+    let conversion = i.spec.convert_to.is_some() && after.is_within(&grant);
+    let conversion_within = rules.change_conversion_within.filter(|_| conversion);
+    let review_by = clock(
+        submitted,
+        conversion_within.unwrap_or(rules.change_review_within),
+    );
     deadlines.review_by = Some(review_by);
     match decision {
         None => {
@@ -420,7 +427,10 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
         }
         Some(Decision::Approved) => {
             st.phase = Some(ChangePhase::Approved);
-            let apply_by = clock(st.decided_at.unwrap_or(now), rules.change_apply_within);
+            let apply_by = match conversion_within {
+                Some(_) => review_by,
+                None => clock(st.decided_at.unwrap_or(now), rules.change_apply_within),
+            };
             deadlines.apply_by = Some(apply_by);
             wanted.push(Wanted::no(
                 types::READY,

@@ -4,8 +4,10 @@
 //!
 //! The request controller deletes the namespace when an exit is `Reclaiming`; this decides
 //! when that is, and sees it `Completed` once the request is `Reclaimed`.
-//! `reclaimBy` is the end of the transition plus `exit.reviewWithin` (SH 21: reclaimed
-//! within 10 wd; GY 11: within 5 wd).
+//! `reclaimBy` is the end of the transition plus `exit.reviewWithin` (SN 16), or — with
+//! `exit.reclaimFrom: Filing` — the filing plus `exit.reviewWithin`, one window for review
+//! and reclamation (GY 11: released and billing stopped within 5 wd of receiving the exit
+//! request; SH 21 ¶1: reviewed and reclaimed within 10 wd).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -16,7 +18,7 @@ use super::notice::Notice;
 use super::rules::Rules;
 use crate::api::{
     CloudResourceRequest, Decision, ExitDeadlines, ExitPhase, ExitRequestSpec, ExitRequestStatus,
-    NextDeadline, RequestPhase,
+    NextDeadline, ReclaimFrom, RequestPhase,
 };
 
 /// Condition: filed later than `exit.submitWithin` after the last use (SN 16).
@@ -212,7 +214,11 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             let decided = *st.decided_at.get_or_insert(decided_at.unwrap_or(now));
             st.approved_generation = Some(i.generation);
             let transition_ends = clock(decided, rules.exit_transition);
-            let reclaim_by = clock(transition_ends, rules.exit_review_within);
+            let reclaim_by = match rules.exit_reclaim_from {
+                ReclaimFrom::TransitionEnd => clock(transition_ends, rules.exit_review_within),
+                // GY 11, SH 21 ¶1: counted from the filing, like the review.
+                ReclaimFrom::Filing => review_by,
+            };
             deadlines.transition_ends_at = Some(transition_ends);
             deadlines.reclaim_by = Some(reclaim_by);
             let backup = i

@@ -20,3 +20,6 @@ pub mod request;
 pub mod rules;
 pub mod tenant;
 pub mod utilization;
+
+#[cfg(test)]
+mod preset_deadlines_tests;

@@ -34,7 +34,7 @@ use super::rules::Rules;
 use super::tenant::{self, TenantInput, TenantSpec};
 use crate::api::{
     Approval, Billing, CloudResourceRequestSpec, CloudResourceRequestStatus, Decision,
-    NextDeadline, RequestClass, RequestDeadlines, RequestPhase,
+    NextDeadline, ProvisioningFrom, RequestClass, RequestDeadlines, RequestPhase,
 };
 
 /// The policy a request names, as found.
@@ -854,10 +854,14 @@ fn provision_deadline(
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     if emergency {
-        None
-    } else {
-        Some(clock.add(st.decided_at.unwrap_or(now), rules.provision_within))
+        return None;
     }
+    let from = match rules.provision_from {
+        ProvisioningFrom::Approval => st.decided_at.unwrap_or(now),
+        // SH 19 ¶1: reviewed and opened within one window from the filing.
+        ProvisioningFrom::Filing => st.submitted_at.unwrap_or(now),
+    };
+    Some(clock.add(from, rules.provision_within))
 }
 
 fn overdue_provisioning(p: &mut Pass, provision_by: Option<DateTime<Utc>>, now: DateTime<Utc>) {

@@ -12,7 +12,10 @@ use rust_decimal::Decimal;
 
 use super::duration::PolicyDuration;
 use super::quantity::{Amounts, FieldError, parse_money, parse_percent, parse_quantity};
-use crate::api::{ClassRule, GovCloudPolicySpec, OnIgnored, RequestClass};
+use crate::api::{
+    ClassRule, CostPeriod, GovCloudPolicySpec, OnIgnored, ProvisioningFrom, ReclaimFrom,
+    RequestClass,
+};
 
 /// The name of the embedded statutory calendar.
 pub const CN_STATUTORY: &str = "cn-statutory";
@@ -77,8 +80,10 @@ pub struct Rules {
     pub review_accept: PolicyDuration,
     /// Opinion after acceptance (XB 20, SN 11).
     pub review_decide: PolicyDuration,
-    /// Opening after approval (GY 7).
+    /// Opening after approval (GY 7), or after filing (SH 19 ¶1).
     pub provision_within: PolicyDuration,
+    /// Where `provision_within` is counted from.
+    pub provision_from: ProvisioningFrom,
     /// Deployment start after allocation (SN 11).
     pub deploy_within: PolicyDuration,
     /// Limits per time-boxed class.
@@ -91,9 +96,12 @@ pub struct Rules {
     pub change_review_within: PolicyDuration,
     /// Change application (GY 9, SN 15).
     pub change_apply_within: PolicyDuration,
+    /// A Test → Production conversion is reviewed and applied within this of its filing
+    /// (SH 19 ¶2); `None`: like any change.
+    pub change_conversion_within: Option<PolicyDuration>,
     /// Scale-downs approved by the operator.
     pub auto_approve_scale_down: bool,
-    /// Added monthly cost needing a justification (GY 9).
+    /// Added monthly cost needing a justification (GY 9), a yearly amount divided by 12.
     pub justification_monthly_cost: Option<Decimal>,
     /// Added cost ratio needing a justification (GY 9).
     pub justification_ratio: Option<Decimal>,
@@ -105,6 +113,8 @@ pub struct Rules {
     pub exit_transition: PolicyDuration,
     /// Exit filing after last use (SN 16).
     pub exit_submit_within: PolicyDuration,
+    /// Where `reclaimBy` is counted from (GY 11, SH 21 ¶1: the filing).
+    pub exit_reclaim_from: ReclaimFrom,
     /// Emergency paperwork (XB 26).
     pub paperwork_within: PolicyDuration,
     /// Utilization monitoring.
@@ -365,6 +375,11 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             spec.provisioning.as_ref().and_then(|p| p.within.as_ref()),
             wd(5),
         ),
+        provision_from: spec
+            .provisioning
+            .as_ref()
+            .and_then(|p| p.from)
+            .unwrap_or(ProvisioningFrom::Approval),
         // SN 11: deployment starts within 10 wd of allocation.
         deploy_within: r.duration(
             "spec.deployment.within",
@@ -390,13 +405,12 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             changes.apply_within.as_ref(),
             wd(5),
         ),
+        change_conversion_within: changes
+            .conversion_within
+            .as_ref()
+            .map(|s| r.duration("spec.changes.conversionWithin", Some(s), wd(2))),
         auto_approve_scale_down: changes.auto_approve_scale_down.unwrap_or(true),
-        // GY 9: ≥ 100,000 CNY or > 30 % needs a justified adjustment plan.
-        justification_monthly_cost: Some(r.money(
-            "spec.changes.justificationAbove.monthlyCost",
-            justification.monthly_cost.as_ref(),
-            Decimal::from(100_000),
-        )),
+        justification_monthly_cost: Some(justification_monthly(&mut r, &justification)),
         justification_ratio: r.percent(
             "spec.changes.justificationAbove.ratio",
             justification.ratio.as_ref(),
@@ -424,6 +438,7 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             exit.submit_within.as_ref(),
             PolicyDuration::Months(1),
         ),
+        exit_reclaim_from: exit_reclaim_from(&mut r, &exit),
         // XB 26 sets no period: 5 wd, the review period of XB 20.
         paperwork_within: r.duration(
             "spec.emergency.paperworkWithin",
@@ -481,6 +496,54 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
     } else {
         Err(r.errors)
     }
+}
+
+/// GY 9: an added fee ≥ 100,000 CNY needs a justified adjustment plan. GY 9 names no
+/// period; GY 15/16 budget and settle per year, so the default (like the presets) reads it
+/// as 100,000 a year. The older `monthlyCost` states a monthly amount directly.
+fn justification_monthly(r: &mut Resolver, t: &crate::api::CostThreshold) -> Decimal {
+    const FIELD: &str = "spec.changes.justificationAbove";
+    if t.amount.is_some() && t.monthly_cost.is_some() {
+        r.errors.push(FieldError::new(
+            format!("{FIELD}.monthlyCost"),
+            "give either amount (with period) or the older monthlyCost, not both",
+        ));
+    }
+    if t.amount.is_none()
+        && let Some(monthly) = &t.monthly_cost
+    {
+        return r.money(
+            &format!("{FIELD}.monthlyCost"),
+            Some(monthly),
+            Decimal::from(100_000),
+        );
+    }
+    let amount = r.money(
+        &format!("{FIELD}.amount"),
+        t.amount.as_ref(),
+        Decimal::from(100_000),
+    );
+    match t.period.unwrap_or(CostPeriod::Year) {
+        CostPeriod::Year => amount / Decimal::from(12),
+        CostPeriod::Month => amount,
+    }
+}
+
+/// GY 11, SH 21 ¶1 count the reclamation from the filing; that leaves no room for a
+/// transition after the decision, so a policy asking for both is refused, not guessed at.
+fn exit_reclaim_from(r: &mut Resolver, exit: &crate::api::ExitRules) -> ReclaimFrom {
+    let from = exit.reclaim_from.unwrap_or(ReclaimFrom::TransitionEnd);
+    let transition = exit
+        .transition
+        .as_ref()
+        .and_then(|s| s.parse::<PolicyDuration>().ok());
+    if from == ReclaimFrom::Filing && !transition.is_some_and(|d| d.is_zero()) {
+        r.errors.push(FieldError::new(
+            "spec.exit.reclaimFrom",
+            "Filing counts review and reclamation in one window from the filing: it needs spec.exit.transition: 0d",
+        ));
+    }
+    from
 }
 
 /// Parses a plain quantity (e.g. from a CLI flag); re-exported for callers of this module.
@@ -577,10 +640,78 @@ mod tests {
             rules.class(RequestClass::Temporary).map(|c| c.max_duration),
             Some(PolicyDuration::Months(6))
         );
+        // GY 9's 100,000 CNY read per year, as the presets read it.
         assert_eq!(
             rules.justification_monthly_cost,
-            Some(Decimal::from(100_000))
+            Some(Decimal::from(100_000) / Decimal::from(12))
         );
+        assert_eq!(rules.provision_from, ProvisioningFrom::Approval);
+        assert_eq!(rules.exit_reclaim_from, ReclaimFrom::TransitionEnd);
+        assert_eq!(rules.change_conversion_within, None);
+    }
+
+    /// GY 9 names no period: `amount` is per year unless `period: Month`; the older
+    /// `monthlyCost` keeps meaning a monthly amount; both at once is refused.
+    #[test]
+    fn justification_amount_has_an_explicit_period() {
+        let with = |t: crate::api::CostThreshold| GovCloudPolicySpec {
+            changes: Some(crate::api::ChangeRules {
+                justification_above: Some(t),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let monthly = |spec: &GovCloudPolicySpec| {
+            resolve("p", spec)
+                .map(|r| r.justification_monthly_cost)
+                .map_err(|e| e.into_iter().map(|e| e.field).collect::<Vec<_>>())
+        };
+        let yearly = with(crate::api::CostThreshold {
+            amount: Some("120000".into()),
+            period: Some(crate::api::CostPeriod::Year),
+            ..Default::default()
+        });
+        assert_eq!(monthly(&yearly), Ok(Some(Decimal::from(10_000))));
+        let per_month = with(crate::api::CostThreshold {
+            amount: Some("120000".into()),
+            period: Some(crate::api::CostPeriod::Month),
+            ..Default::default()
+        });
+        assert_eq!(monthly(&per_month), Ok(Some(Decimal::from(120_000))));
+        let old = with(crate::api::CostThreshold {
+            monthly_cost: Some("8333.33".into()),
+            ..Default::default()
+        });
+        assert_eq!(monthly(&old), Ok(Some(Decimal::new(833_333, 2))));
+        let both = with(crate::api::CostThreshold {
+            amount: Some("100000".into()),
+            monthly_cost: Some("8333.33".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            monthly(&both),
+            Err(vec![
+                "spec.changes.justificationAbove.monthlyCost".to_string()
+            ])
+        );
+    }
+
+    /// GY 11 / SH 21 ¶1 count reclamation from the filing, which leaves no transition.
+    #[test]
+    fn reclaim_from_filing_needs_no_transition() {
+        let exit = |transition: Option<&str>| GovCloudPolicySpec {
+            exit: Some(crate::api::ExitRules {
+                transition: transition.map(Into::into),
+                reclaim_from: Some(ReclaimFrom::Filing),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(resolve("p", &exit(Some("0d"))).is_ok());
+        for t in [Some("3mo"), None] {
+            let errs = resolve("p", &exit(t)).unwrap_err();
+            assert_eq!(errs[0].field, "spec.exit.reclaimFrom", "{t:?}");
+        }
     }
 
     #[test]
