@@ -303,6 +303,55 @@ fn granted_request_deadlines() {
     }
 }
 
+/// Utilization monitoring (utilization.rs: monitored from opening + graceAfterActive; a
+/// notice is answered within respondWithin; averaged over `window`).
+#[test]
+fn utilization_deadlines() {
+    let calendar = Calendar::cn_statutory();
+    for name in ["guiyang", "yixing", "suining", "xishuangbanna", "shanghai"] {
+        let r = preset(name);
+        let u = &r.utilization;
+        let add = |from: &str, d| Some(deadline::add(at(from), d, &calendar, r.time_zone).at);
+        // SN 14 (all presets): monitored from 3 mo after the opening.
+        let o = "2026-01-15 10:00";
+        check(
+            "monitoredFrom",
+            name,
+            o,
+            add(o, u.grace_after_active),
+            "2026-04-15 24:00",
+        );
+        check(
+            "monitoredFrom",
+            name,
+            F1,
+            add(F1, u.grace_after_active),
+            "2026-05-12 24:00",
+        );
+        // GY 10 ¶2-3 (all presets): optimize or object within 5 wd of the notice.
+        check(
+            "respondBy",
+            name,
+            F1,
+            add(F1, u.respond_within),
+            "2026-02-26 24:00",
+        );
+        check(
+            "respondBy",
+            name,
+            F2,
+            add(F2, u.respond_within),
+            "2026-10-13 24:00",
+        );
+        // SN 14 (all presets): averaged monthly, over 30 natural days.
+        assert_eq!(
+            super::utilization::window_seconds(u.window),
+            30 * 86_400,
+            "{name}: window"
+        );
+    }
+}
+
 /// ResourceChange review and application, from the real change decision.
 /// Rows: preset, conversion (Test → Production), filed, approved, reviewBy, applyBy.
 #[test]
