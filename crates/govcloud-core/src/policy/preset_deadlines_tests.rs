@@ -686,3 +686,21 @@ fn exits_filed_in_time() {
         }
     }
 }
+
+/// GY 9's 100,000 CNY is read per year by every preset and by the default for a policy
+/// that leaves it out (GY 15/16 bill and settle per year).
+#[test]
+fn gy9_threshold_is_per_year_everywhere() {
+    let per_year = Some(rust_decimal::Decimal::from(100_000) / rust_decimal::Decimal::from(12));
+    let default = resolve("empty", &crate::api::GovCloudPolicySpec::default()).unwrap();
+    assert_eq!(default.justification_monthly_cost, per_year, "default");
+    for name in ["guiyang", "yixing", "suining", "xishuangbanna", "shanghai"] {
+        let r = preset(name);
+        assert_eq!(r.justification_monthly_cost, per_year, "{name}");
+        assert_eq!(
+            r.justification_ratio,
+            Some(rust_decimal::Decimal::new(30, 2)),
+            "{name}"
+        );
+    }
+}
