@@ -22,4 +22,6 @@ pub mod tenant;
 pub mod utilization;
 
 #[cfg(test)]
+mod preset_deadlines_change_exit_tests;
+#[cfg(test)]
 mod preset_deadlines_tests;
