@@ -301,11 +301,19 @@ impl Metrics {
                     "Reclaiming",
                     "Reclaimed",
                     "Invalid",
+                    "Unrecognized",
                 ],
             ),
             (
                 "ResourceChange",
-                &["Submitted", "Approved", "Rejected", "Applied", "Invalid"],
+                &[
+                    "Submitted",
+                    "Approved",
+                    "Rejected",
+                    "Applied",
+                    "Invalid",
+                    "Unrecognized",
+                ],
             ),
             (
                 "ExitRequest",
@@ -317,6 +325,7 @@ impl Metrics {
                     "Reclaiming",
                     "Completed",
                     "Invalid",
+                    "Unrecognized",
                 ],
             ),
         ];

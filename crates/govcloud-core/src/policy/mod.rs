@@ -16,4 +16,5 @@ pub mod quantity;
 pub mod request;
 pub mod rules;
 pub mod tenant;
+pub mod unknown;
 pub mod utilization;
