@@ -17,6 +17,7 @@ pub use govcloud_core::{api, policy};
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod decode;
 pub mod health;
 pub mod metrics;
 pub mod operator;

@@ -113,6 +113,13 @@ pub fn verb_of(method: &str, path: &str, query: Option<&str>) -> &'static str {
     }
 }
 
+/// Objects that do not decode, by kind (never by name: see `crate::decode`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UndecodableLabels {
+    /// The kind, e.g. `CloudResourceRequest`.
+    pub kind: String,
+}
+
 /// Requests by phase.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
@@ -150,6 +157,10 @@ pub struct Metrics {
     pub api_requests: Family<VerbLabels, Counter>,
     /// Objects with an overdue condition, by kind and stage.
     pub overdue: Family<StageLabels, Gauge>,
+    /// Objects that currently do not decode, by kind.
+    pub undecodable: Family<UndecodableLabels, Gauge>,
+    /// Undecodable objects seen (once per resourceVersion), by kind.
+    pub decode_failures: Family<UndecodableLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -172,6 +183,18 @@ impl Metrics {
         let phases = Family::<PhaseLabels, Gauge>::default();
         let api_requests = Family::<VerbLabels, Counter>::default();
         let overdue = Family::<StageLabels, Gauge>::default();
+        let undecodable = Family::<UndecodableLabels, Gauge>::default();
+        let decode_failures = Family::<UndecodableLabels, Counter>::default();
+        registry.register(
+            "undecodable_objects",
+            "Objects this release cannot decode (skipped and left untouched), by kind",
+            undecodable.clone(),
+        );
+        registry.register(
+            "decode_failures",
+            "Undecodable objects seen, once per resourceVersion, by kind",
+            decode_failures.clone(),
+        );
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -214,6 +237,8 @@ impl Metrics {
             phases,
             overdue,
             api_requests,
+            undecodable,
+            decode_failures,
         }
     }
 
@@ -276,11 +301,19 @@ impl Metrics {
                     "Reclaiming",
                     "Reclaimed",
                     "Invalid",
+                    "Unrecognized",
                 ],
             ),
             (
                 "ResourceChange",
-                &["Submitted", "Approved", "Rejected", "Applied", "Invalid"],
+                &[
+                    "Submitted",
+                    "Approved",
+                    "Rejected",
+                    "Applied",
+                    "Invalid",
+                    "Unrecognized",
+                ],
             ),
             (
                 "ExitRequest",
@@ -292,6 +325,7 @@ impl Metrics {
                     "Reclaiming",
                     "Completed",
                     "Invalid",
+                    "Unrecognized",
                 ],
             ),
         ];

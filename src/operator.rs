@@ -22,6 +22,7 @@ use kube::runtime::reflector::ObjectRef;
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
 use crate::controller::{Config, Context, change, exit, policy, request};
+use crate::decode::Quarantine;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::policy::tenant;
@@ -271,59 +272,68 @@ async fn run_controllers(
     let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (changes, w_changes) = reflector::store::<ResourceChange>();
     let (namespaces, w_namespaces) = reflector::store::<Namespace>();
-    let (h, m) = (&health, &metrics);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "govcloud-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    // Objects no watch can decode are reported and skipped (see crate::decode).
+    let quarantine = Arc::new(Quarantine::new(metrics.clone(), Some(recorder.clone())));
+    let (h, m, q) = (&health, &metrics, &quarantine);
     let policy_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_policies,
         "govcloudpolicies",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     let calendar_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_calendars,
         "workcalendars",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     let request_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_requests,
         "cloudresourcerequests",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     let exit_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_exits,
         "exitrequests",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     let change_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_changes,
         "resourcechanges",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel();
     let (wake_changes_tx, wake_changes_rx) = tokio::sync::mpsc::unbounded_channel();
     let (wake_exits_tx, wake_exits_rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "govcloud-operator".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
+        recorder,
+        quarantine: quarantine.clone(),
         metrics: metrics.clone(),
         config: Config {
             namespace: args.namespace.clone(),
@@ -388,23 +398,25 @@ async fn run_controllers(
     };
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
-        Api::<Namespace>::all(client.clone()),
+        client.clone(),
         cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
         w_namespaces,
         "namespaces",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     // The policy controller keeps its own small store (policies are few), so its watch
     // runs with the same backoff and health reporting as the others.
     let (own_policies, w_own_policies) = reflector::store::<GovCloudPolicy>();
     let policy_status_stream = reflected(
-        Api::all(client.clone()),
+        client.clone(),
         cfg(),
         w_own_policies,
         "govcloudpolicies-status",
         h.clone(),
         m.clone(),
+        q.clone(),
     );
     // Phase and overdue gauges, recounted from the stores every 15 s.
     let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));

@@ -16,9 +16,10 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use crate::decode::{Quarantine, Tolerant};
 use crate::health::Health;
 use crate::metrics::Metrics;
 
@@ -93,18 +94,21 @@ pub fn config() -> watcher::Config {
     watcher::Config::default().timeout(WATCH_SECONDS)
 }
 
-/// A watch of `K` with [`WatchBackoff`], reported to `health` under `name` (readiness,
-/// stall detection for `/livez`, and the watch-error metric), kept in `writer`'s store
-/// without `metadata.managedFields`: the operator never reads them, and with several
-/// writers per object (vendor, approver, operator) they are a large share of each
-/// object's size, so of the memory of 10,000 requests.
+/// A cluster-wide watch of `K` with [`WatchBackoff`], reported to `health` under `name`
+/// (readiness, stall detection for `/livez`, and the watch-error metric), kept in
+/// `writer`'s store without `metadata.managedFields`: the operator never reads them, and
+/// with several writers per object (vendor, approver, operator) they are a large share of
+/// each object's size, so of the memory of 10,000 requests. Objects that do not decode as
+/// `K` are reported and kept out of the store by `quarantine` (see [`crate::decode`]), so
+/// one of them never stops the watch.
 pub fn reflected<K>(
-    api: Api<K>,
+    client: Client,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
     name: &'static str,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
+    quarantine: Arc<Quarantine>,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()>
@@ -116,13 +120,20 @@ where
         + 'static,
 {
     health.register(name);
-    let observed = watcher(api, config)
+    let store = writer.as_reader();
+    let observed = watcher(Api::<Tolerant<K>>::all(client), config)
         .backoff(WatchBackoff::default())
         .inspect(move |item| {
             health.observe(name, item, &metrics);
             if let Err(e) = item {
                 tracing::warn!(watch = name, error = %e, "watch failed; retrying");
             }
+        })
+        .filter_map(move |item| {
+            futures::future::ready(match item {
+                Ok(event) => quarantine.sort(name, event, &store).map(Ok),
+                Err(e) => Some(Err(e)),
+            })
         })
         .modify(|obj| obj.managed_fields_mut().clear());
     reflector::reflector(writer, observed)

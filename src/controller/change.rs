@@ -25,6 +25,11 @@ pub async fn reconcile(obj: Arc<ResourceChange>, ctx: Arc<Context>) -> Result<Re
     if !ctx.stores_ready() {
         return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
     }
+    if ctx.quarantine.holds(obj.as_ref()) {
+        // The store's copy is stale: the object no longer decodes (crate::decode). Left
+        // alone until it decodes again; its watch event wakes it then.
+        return Ok(Requeue::await_change());
+    }
     let started = Instant::now();
     let result = reconcile_change(&obj, &ctx).await;
     ctx.metrics.observe_reconcile(KIND, started.elapsed());

@@ -44,6 +44,11 @@ pub async fn reconcile(
     if !ctx.stores_ready() {
         return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
     }
+    if ctx.quarantine.holds(req.as_ref()) {
+        // The store's copy is stale: the object no longer decodes (crate::decode). Left
+        // alone until it decodes again; its watch event wakes it then.
+        return Ok(Requeue::await_change());
+    }
     let started = Instant::now();
     let result = reconcile_request(&req, &ctx).await;
     ctx.metrics.observe_reconcile(KIND, started.elapsed());

@@ -71,7 +71,7 @@ pub struct ResourceChangeSpec {
     pub recurring: bool,
 }
 
-/// Where a change stands.
+/// Where the change stands.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum ChangePhase {
     Submitted,
@@ -79,6 +79,13 @@ pub enum ChangePhase {
     Rejected,
     Applied,
     Invalid,
+    /// A phase this release does not know, written by a newer one (kept after a
+    /// rollback). Never written back (serializing it fails) and never in the CRD's enum;
+    /// the decisions leave such an object alone (issue 14: a rollback must not undo
+    /// what the newer release did).
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 impl ChangePhase {
@@ -90,6 +97,7 @@ impl ChangePhase {
             ChangePhase::Rejected => "Rejected",
             ChangePhase::Applied => "Applied",
             ChangePhase::Invalid => "Invalid",
+            ChangePhase::Unrecognized => "Unrecognized",
         }
     }
 }

@@ -69,7 +69,7 @@ pub struct DataDisposition {
     pub backup_location: Option<String>,
 }
 
-/// Where an exit stands.
+/// Where the exit stands.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum ExitPhase {
     Submitted,
@@ -79,6 +79,13 @@ pub enum ExitPhase {
     Reclaiming,
     Completed,
     Invalid,
+    /// A phase this release does not know, written by a newer one (kept after a
+    /// rollback). Never written back (serializing it fails) and never in the CRD's enum;
+    /// the decisions leave such an object alone (issue 14: a rollback must not undo
+    /// what the newer release did).
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 impl ExitPhase {
@@ -92,6 +99,7 @@ impl ExitPhase {
             ExitPhase::Reclaiming => "Reclaiming",
             ExitPhase::Completed => "Completed",
             ExitPhase::Invalid => "Invalid",
+            ExitPhase::Unrecognized => "Unrecognized",
         }
     }
 }

@@ -215,7 +215,7 @@ pub struct Access {
     pub groups: Vec<String>,
 }
 
-/// Where a request stands.
+/// Where the request stands.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RequestPhase {
     Submitted,
@@ -227,6 +227,13 @@ pub enum RequestPhase {
     Reclaiming,
     Reclaimed,
     Invalid,
+    /// A phase this release does not know, written by a newer one (kept after a
+    /// rollback). Never written back (serializing it fails) and never in the CRD's enum;
+    /// the decisions leave such an object alone (issue 14: a rollback must not undo
+    /// what the newer release did).
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 impl RequestPhase {
@@ -255,6 +262,7 @@ impl RequestPhase {
             RequestPhase::Reclaiming => "Reclaiming",
             RequestPhase::Reclaimed => "Reclaimed",
             RequestPhase::Invalid => "Invalid",
+            RequestPhase::Unrecognized => "Unrecognized",
         }
     }
 }

@@ -183,6 +183,19 @@ fn take_decision(
 
 /// Decides a change's status.
 pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
+    if let Some(kind) = super::unknown::unrecognized(
+        "ResourceChange",
+        i.status.phase == Some(ChangePhase::Unrecognized),
+        i.request,
+    ) {
+        // Issue 14: a phase only a newer release knows, on the change or its request.
+        // Nothing is applied or written; the change is reported and left as it is.
+        return ChangeOutcome {
+            status: i.status.clone(),
+            wake_at: None,
+            notices: vec![super::unknown::unknown_phase(kind)],
+        };
+    }
     let now = i.now;
     let mut st = i.status.clone();
     st.submitted_at.get_or_insert(now);
@@ -500,6 +513,11 @@ fn notices(old: &ResourceChangeStatus, new: &ResourceChangeStatus) -> Vec<Notice
             ChangePhase::Approved => (false, "Approved", "approved; being applied".to_string()),
             ChangePhase::Rejected => (true, "Rejected", "rejected".to_string()),
             ChangePhase::Applied => (false, "Applied", "applied to the grant".to_string()),
+            ChangePhase::Unrecognized => (
+                true,
+                super::unknown::UNKNOWN_PHASE,
+                "phase unknown to this release".to_string(),
+            ),
             ChangePhase::Invalid => (
                 true,
                 "Invalid",

@@ -63,6 +63,20 @@ pub struct ExitOutcome {
 
 /// Decides an exit's status.
 pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
+    if let Some(kind) = super::unknown::unrecognized(
+        "ExitRequest",
+        i.status.phase == Some(ExitPhase::Unrecognized),
+        i.request,
+    ) {
+        // Issue 14: a phase only a newer release knows, on the exit or its request.
+        // Nothing moves towards reclamation and nothing is written; reported and left.
+        return ExitOutcome {
+            status: i.status.clone(),
+            wake_at: None,
+            wake_request: false,
+            notices: vec![super::unknown::unknown_phase(kind)],
+        };
+    }
     let now = i.now;
     let mut st = i.status.clone();
     st.submitted_at.get_or_insert(i.filed_at);
@@ -333,6 +347,11 @@ fn notices(old: &ExitRequestStatus, new: &ExitRequestStatus) -> Vec<Notice> {
                 "backup confirmed: the tenant namespace is being deleted".to_string(),
             ),
             ExitPhase::Completed => (false, "Completed", "reclaimed; billing stopped".to_string()),
+            ExitPhase::Unrecognized => (
+                true,
+                super::unknown::UNKNOWN_PHASE,
+                "phase unknown to this release".to_string(),
+            ),
             ExitPhase::Invalid => (
                 true,
                 "Invalid",

@@ -19,6 +19,7 @@ pub mod quantity;
 pub mod request;
 pub mod rules;
 pub mod tenant;
+pub mod unknown;
 pub mod utilization;
 
 #[cfg(test)]

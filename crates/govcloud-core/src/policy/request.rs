@@ -455,6 +455,7 @@ fn phase_notice(phase: RequestPhase, st: &CloudResourceRequestStatus) -> Notice 
             "Reclaimed",
             format!("tenant namespace {ns} reclaimed; billing stopped"),
         ),
+        RequestPhase::Unrecognized => return super::unknown::unknown_phase("CloudResourceRequest"),
         RequestPhase::Invalid => (
             true,
             "Invalid",
@@ -581,6 +582,19 @@ fn deletion_blocked_message(st: &CloudResourceRequestStatus) -> String {
 
 /// Decides the request's next state.
 pub fn decide(i: &Inputs<'_>) -> Outcome {
+    if i.status.phase == Some(RequestPhase::Unrecognized) {
+        // Issue 14: a phase only a newer release knows. Nothing is provisioned, suspended,
+        // reclaimed, released or written; the request is reported and left as it is.
+        return Outcome {
+            status: i.status.clone(),
+            action: Action::None,
+            wake_at: None,
+            release_finalizer: false,
+            notices: vec![super::unknown::unknown_phase("CloudResourceRequest")],
+            downsize: None,
+            monitored: false,
+        };
+    }
     let now = i.now;
     let mut st = i.status.clone();
     let rules = match i.policy {
