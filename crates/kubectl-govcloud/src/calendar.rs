@@ -7,8 +7,11 @@
 //! - `add DATE N`: the deadline of N working days (or `30d`, `3mo`) for an event on DATE:
 //!   its last day and the instant it ends (24:00 of that day in the zone).
 //!
-//! Both say when a year they relied on has no calendar data (`CalendarIncomplete`): the
-//! answer then assumes Monday–Friday in that year.
+//! Both say when a year they relied on has no calendar data (`CalendarIncomplete`). On a
+//! calendar [`Calendar::with_provisional`] (as `kubectl govcloud calendar` builds it) such
+//! a year is counted on its provisional calendar — the statutory holidays fixed by law and
+//! their 补假, without the notice's make-up working days — and the answer says
+//! "provisional"; outside the provisional range only weekends are days off there.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -33,6 +36,8 @@ pub struct Between {
     pub working_days: i64,
     /// Years in the range without calendar data.
     pub missing_years: Vec<i32>,
+    /// Those of them counted on their provisional calendar.
+    pub provisional_years: Vec<i32>,
 }
 
 /// The answer of `add`.
@@ -53,10 +58,20 @@ pub struct Added {
     pub days: Vec<(NaiveDate, Option<String>)>,
     /// Years consulted without calendar data.
     pub missing_years: Vec<i32>,
+    /// Those of them counted on their provisional calendar.
+    pub provisional_years: Vec<i32>,
 }
 
 fn missing(cal: &Calendar, first: i32, last: i32) -> Vec<i32> {
     (first..=last).filter(|y| !cal.covers(*y)).collect()
+}
+
+fn provisional(cal: &Calendar, missing_years: &[i32]) -> Vec<i32> {
+    missing_years
+        .iter()
+        .copied()
+        .filter(|y| cal.is_provisional(*y))
+        .collect()
 }
 
 /// Parses the N of `add`: a bare number of working days, or a policy duration in days
@@ -87,11 +102,13 @@ pub fn between(cal: &Calendar, from: NaiveDate, to: NaiveDate) -> Result<Between
             "{to} is before {from}: give the earlier date first"
         ));
     }
+    let missing_years = missing(cal, from.year(), to.year());
     Ok(Between {
         from,
         to,
         working_days: working_days_between(cal, from, to),
-        missing_years: missing(cal, from.year(), to.year()),
+        provisional_years: provisional(cal, &missing_years),
+        missing_years,
     })
 }
 
@@ -128,22 +145,42 @@ pub fn add(cal: &Calendar, from: NaiveDate, duration: PolicyDuration, zone: Tz) 
         deadline: d.at,
         zone,
         days,
+        provisional_years: provisional(cal, &missing_years),
         missing_years,
     }
 }
 
-fn incomplete_note(missing_years: &[i32]) -> Option<String> {
-    if missing_years.is_empty() {
-        return None;
-    }
-    let years = missing_years
+fn year_list(years: &[i32]) -> String {
+    years
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(", ");
-    Some(format!(
-        "CalendarIncomplete: no calendar data for {years}; only weekends were taken as days off there (add a WorkCalendar with that year)"
-    ))
+        .join(", ")
+}
+
+fn incomplete_note(missing_years: &[i32], provisional_years: &[i32]) -> Option<String> {
+    if missing_years.is_empty() {
+        return None;
+    }
+    let weekends_only: Vec<i32> = missing_years
+        .iter()
+        .copied()
+        .filter(|y| !provisional_years.contains(y))
+        .collect();
+    let mut notes = Vec::new();
+    if !provisional_years.is_empty() {
+        notes.push(format!(
+            "CalendarIncomplete: no State Council notice loaded for {}; counted on the provisional calendar there (the statutory holidays fixed by law and their 补假, no make-up working days; see `kubectl govcloud calendar show YEAR`, load the notice with `kubectl govcloud calendar import FILE`)",
+            year_list(provisional_years)
+        ));
+    }
+    if !weekends_only.is_empty() {
+        notes.push(format!(
+            "CalendarIncomplete: no calendar data for {}; only weekends were taken as days off there (add a WorkCalendar with that year)",
+            year_list(&weekends_only)
+        ));
+    }
+    Some(notes.join("\n"))
 }
 
 /// `between` for people.
@@ -155,7 +192,7 @@ pub fn render_between(b: &Between, calendar: &str) -> String {
         b.from,
         b.to
     );
-    if let Some(note) = incomplete_note(&b.missing_years) {
+    if let Some(note) = incomplete_note(&b.missing_years, &b.provisional_years) {
         out.push_str(&note);
         out.push('\n');
     }
@@ -171,6 +208,7 @@ pub fn between_json(b: &Between, calendar: &str) -> Value {
         "calendar": calendar,
         "calendarComplete": b.missing_years.is_empty(),
         "missingYears": b.missing_years,
+        "provisionalYears": b.provisional_years,
     })
 }
 
@@ -197,7 +235,7 @@ pub fn render_add(a: &Added, calendar: &str) -> String {
         }
         out.push('\n');
     }
-    if let Some(note) = incomplete_note(&a.missing_years) {
+    if let Some(note) = incomplete_note(&a.missing_years, &a.provisional_years) {
         out.push_str(&note);
         out.push('\n');
     }
@@ -215,6 +253,7 @@ pub fn add_json(a: &Added, calendar: &str) -> Value {
         "calendar": calendar,
         "calendarComplete": a.missing_years.is_empty(),
         "missingYears": a.missing_years,
+        "provisionalYears": a.provisional_years,
         "workingDays": a.days.iter().map(|(d, _)| d.to_string()).collect::<Vec<_>>(),
     })
 }
@@ -322,6 +361,47 @@ mod tests {
             DEFAULT_ZONE,
         );
         assert!(a.missing_years.is_empty());
+    }
+
+    #[test]
+    fn years_without_data_count_on_the_provisional_calendar() {
+        let cal = Calendar::cn_statutory().with_provisional();
+        // 12-31, then 2027-01-01 is 元旦 by law: 01-04, 01-05. (Weekends only gives 4:
+        // `between_flags_years_without_data`.)
+        let b = between(&cal, date("2026-12-30"), date("2027-01-05")).unwrap();
+        assert_eq!(b.working_days, 3);
+        assert_eq!(b.missing_years, [2027]);
+        assert_eq!(b.provisional_years, [2027]);
+        let text = render_between(&b, "cn-statutory");
+        assert!(
+            text.contains(
+                "no State Council notice loaded for 2027; counted on the provisional calendar"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("only weekends"), "{text}");
+        assert_eq!(
+            between_json(&b, "cn-statutory")["provisionalYears"],
+            json!([2027])
+        );
+        // 5 wd from 2026-12-28: 12-29, 12-30, 12-31, (01-01 off) 01-04, 01-05.
+        let a = add(
+            &cal,
+            date("2026-12-28"),
+            PolicyDuration::WorkingDays(5),
+            DEFAULT_ZONE,
+        );
+        assert_eq!(a.last_day, date("2027-01-05"));
+        assert_eq!(a.provisional_years, [2027]);
+        assert!(render_add(&a, "cn-statutory").contains("provisional calendar"));
+        assert_eq!(
+            add_json(&a, "cn-statutory")["provisionalYears"],
+            json!([2027])
+        );
+        // Outside the provisional range the weekends note stays.
+        let far = between(&cal, date("2101-01-01"), date("2101-01-10")).unwrap();
+        assert!(far.provisional_years.is_empty());
+        assert!(render_between(&far, "cn-statutory").contains("only weekends"));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub struct CalendarArgs {
     pub command: CalendarCommand,
 }
 
-/// `calendar between|add`.
+/// `calendar between|add|show|import`.
 #[derive(Debug, Subcommand)]
 pub enum CalendarCommand {
     /// Working days in (FROM, TO]: FROM excluded, TO included.
@@ -141,6 +141,38 @@ pub enum CalendarCommand {
         date: String,
         /// A number of working days, or a duration such as 5wd, 30d, 3mo.
         period: String,
+    },
+    /// The days off and make-up working days of YEAR and where each comes from; a year
+    /// without a State Council notice is shown on its provisional calendar (the law alone).
+    Show {
+        /// The year, e.g. 2027.
+        year: i32,
+    },
+    /// Load a year from a holiday-cn JSON file into a WorkCalendar (server-side apply).
+    ///
+    /// The file is checked first: a bad date, a date more than a year away or a date
+    /// listed twice is refused, naming the entry, and nothing is applied. The year
+    /// replaces that year only in the WorkCalendar; its other years stay. The file's
+    /// `papers` (and --source) are recorded in the annotation
+    /// govcloud.io/source-notice-YEAR.
+    #[command(
+        after_help = "The default WorkCalendar is a new object cn-YEAR. The cn-statutory calendar lays every WorkCalendar's years over the embedded data in name order, so policies on cn-statutory count on the import at once (unless a WorkCalendar later in name order lists the same year)."
+    )]
+    Import {
+        /// The holiday-cn year file: {"year": 2027, "papers": [...], "days": [{"name",
+        /// "date", "isOffDay"}, ...]}.
+        file: PathBuf,
+        /// The WorkCalendar to create or update (default: cn-YEAR).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The State Council notice (title, number or URL), recorded before the file's
+        /// papers; required when the file has none.
+        #[arg(long, value_name = "TEXT")]
+        source: Option<String>,
+        /// Print the WorkCalendar that would be applied (YAML, or JSON with -o json);
+        /// apply nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -7,12 +7,17 @@
 //!
 //! - [`cli`]: the command line (clap).
 //! - [`run`]: the commands against the cluster (the only I/O).
-//! - [`pending`], [`describe`], [`report`], [`calendar`]: pure selection, sorting,
-//!   aggregation and formatting, unit-tested without a cluster.
+//! - [`pending`], [`describe`], [`report`], [`calendar`], [`calendar_show`],
+//!   [`calendar_import`]: pure selection, sorting, aggregation, checking and formatting,
+//!   unit-tested without a cluster; [`calendar_run`]: `calendar show` and `import`
+//!   against the cluster.
 //! - [`kind`]: `KIND/NAME` parsing; [`format`]: times, spans, tables; [`zones`]: which
 //!   time zone to show an object's times in.
 
 pub mod calendar;
+pub mod calendar_import;
+pub mod calendar_run;
+pub mod calendar_show;
 pub mod cli;
 pub mod describe;
 pub mod format;

@@ -16,12 +16,10 @@ use serde_json::json;
 use super::cli::{CalendarArgs, CalendarCommand, Cli, Command, Output};
 use super::kind::{Kind, Target, parse_target};
 use super::zones::Zones;
-use super::{calendar, describe, pending, report};
+use super::{calendar, calendar_run, describe, pending, report};
 use govcloud_core::api::{
     CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar,
 };
-use govcloud_core::policy::calendars::compose_calendar;
-use govcloud_core::policy::rules::CN_STATUTORY;
 
 /// What the approver is told on a 403 when deciding.
 pub const FORBIDDEN_DECIDE: &str =
@@ -42,14 +40,14 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn error(message: impl Into<String>) -> Self {
+    pub(crate) fn error(message: impl Into<String>) -> Self {
         Failure {
             code: 1,
             message: message.into(),
         }
     }
 
-    fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
             message: message.into(),
@@ -63,7 +61,7 @@ impl Failure {
         }
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Failure {
             code: 4,
             message: message.into(),
@@ -71,7 +69,7 @@ impl Failure {
     }
 
     /// An API error while doing `what`.
-    fn api(what: &str, e: kube::Error) -> Self {
+    pub(crate) fn api(what: &str, e: kube::Error) -> Self {
         match &e {
             kube::Error::Api(s) if s.code == 403 => Failure::forbidden(format!(
                 "{what}: forbidden: {} (ask for the govcloud-approver or govcloud-applicant role)",
@@ -86,15 +84,15 @@ impl Failure {
 }
 
 /// The connected cluster.
-struct Cluster {
-    client: Client,
+pub(crate) struct Cluster {
+    pub(crate) client: Client,
     /// The context's namespace (or `default`).
     namespace: String,
     /// The kubeconfig context's user name, for `reviewer` when the server cannot say.
     user: Option<String>,
 }
 
-async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
+pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
     let kubeconfig = match &cli.kubeconfig {
         Some(path) => Kubeconfig::read_from(path)
             .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))?,
@@ -216,7 +214,7 @@ async fn zones(cli: &Cli, client: &Client) -> Zones {
     Zones::new(&policies, &cli.default_policy)
 }
 
-fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))?;
     println!("{text}");
@@ -492,7 +490,7 @@ async fn report_cmd(cli: &Cli) -> Result<(), Failure> {
 }
 
 /// The cluster's WorkCalendars, or why they could not be read.
-async fn work_calendars(cli: &Cli) -> Result<Vec<WorkCalendar>, String> {
+pub(crate) async fn work_calendars(cli: &Cli) -> Result<Vec<WorkCalendar>, String> {
     let read = async {
         let cluster = connect(cli).await.map_err(|f| f.message)?;
         Api::<WorkCalendar>::all(cluster.client)
@@ -516,6 +514,21 @@ async fn calendar_cmd(cli: &Cli, args: &CalendarArgs) -> Result<(), Failure> {
     })?;
     // Check the arguments before going to the cluster.
     let request = match &args.command {
+        CalendarCommand::Show { year } => return calendar_run::show(cli, args, *year).await,
+        CalendarCommand::Import {
+            file,
+            name,
+            source,
+            dry_run,
+        } => {
+            let import = calendar_run::Import {
+                file,
+                name: name.as_deref(),
+                source: source.as_deref(),
+                dry_run: *dry_run,
+            };
+            return calendar_run::import(cli, args, import).await;
+        }
         CalendarCommand::Between { from, to } => {
             let from = calendar::parse_date(from).map_err(Failure::usage)?;
             let to = calendar::parse_date(to).map_err(Failure::usage)?;
@@ -532,24 +545,7 @@ async fn calendar_cmd(cli: &Cli, args: &CalendarArgs) -> Result<(), Failure> {
             Some(calendar::parse_period(period).map_err(Failure::usage)?),
         ),
     };
-    let objects = if args.offline {
-        Vec::new()
-    } else {
-        match work_calendars(cli).await {
-            Ok(objects) => objects,
-            Err(why) => {
-                eprintln!(
-                    "note: cluster not reachable ({why}); using the embedded {CN_STATUTORY} calendar only"
-                );
-                Vec::new()
-            }
-        }
-    };
-    let (cal, skipped) = compose_calendar(&args.calendar, &objects)
-        .map_err(|e| Failure::not_found(format!("calendar {:?}: {e}", args.calendar)))?;
-    for msg in skipped {
-        eprintln!("note: skipped {msg}");
-    }
+    let (cal, _) = calendar_run::composed_calendar(cli, args).await?;
     let name = args.calendar.as_str();
     match request {
         (from, Some(to), _) => {
