@@ -12,6 +12,7 @@ pub mod conditions;
 pub mod deadline;
 pub mod duration;
 pub mod exit;
+pub mod measurement;
 pub mod quantity;
 pub mod request;
 pub mod rules;
