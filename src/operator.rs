@@ -21,7 +21,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
-use crate::controller::calendar_wakes::CalendarWakes;
+use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
 use crate::controller::{Config, Context, change, exit, measure, policy, request, wake_channel};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
@@ -385,33 +385,18 @@ async fn run_controllers(
         exits: exits.clone(),
         default_policy: args.default_policy.clone(),
     };
-    // Shared streams carry created and changed objects only: a deleted calendar wakes
-    // its objects from here, through the (bounded) wake channels.
-    let deleted = calendar_wakes.clone();
-    let (wake_requests, wake_changes, wake_exits) = (
-        wake_tx.clone(),
-        wake_changes_tx.clone(),
-        wake_exits_tx.clone(),
+    let (deleted, wakers) = (
+        calendar_wakes.clone(),
+        Wakers {
+            requests: wake_tx.clone(),
+            changes: wake_changes_tx,
+            exits: wake_exits_tx,
+            policies: wake_policies,
+        },
     );
     let drive_calendars = tokio::spawn(calendar_root.for_each(move |event| {
         if let Ok(kube::runtime::watcher::Event::Delete(cal)) = &event {
-            let name = cal.name_any();
-            deleted
-                .requests(&name)
-                .into_iter()
-                .for_each(|r| drop(wake_requests.send(r)));
-            deleted
-                .changes(&name)
-                .into_iter()
-                .for_each(|c| drop(wake_changes.send(c)));
-            deleted
-                .exits(&name)
-                .into_iter()
-                .for_each(|e| drop(wake_exits.send(e)));
-            deleted
-                .policies(&name)
-                .into_iter()
-                .for_each(|p| drop(wake_policies.send(p)));
+            deleted.deleted(&cal.name_any(), &wakers);
         }
         futures::future::ready(())
     }));

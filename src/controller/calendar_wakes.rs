@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::Wake;
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::policy::calendars::policies_using;
 
@@ -28,7 +29,37 @@ pub struct CalendarWakes {
     pub default_policy: String,
 }
 
+/// The wake channels of the controllers a deleted calendar concerns.
+pub struct Wakers {
+    /// The request controller's.
+    pub requests: Wake<CloudResourceRequest>,
+    /// The change controller's.
+    pub changes: Wake<ResourceChange>,
+    /// The exit controller's.
+    pub exits: Wake<ExitRequest>,
+    /// The policy controller's.
+    pub policies: Wake<GovCloudPolicy>,
+}
+
 impl CalendarWakes {
+    /// Wakes the objects counting on deleted WorkCalendar `calendar`. Shared watch streams
+    /// carry created and changed objects only, so deletions come through the (bounded)
+    /// wake channels instead; a wake that does not fit is left to the requeue ([`Wake`]).
+    pub fn deleted(&self, calendar: &str, wakers: &Wakers) {
+        for r in self.requests(calendar) {
+            let _ = wakers.requests.send(r);
+        }
+        for c in self.changes(calendar) {
+            let _ = wakers.changes.send(c);
+        }
+        for e in self.exits(calendar) {
+            let _ = wakers.exits.send(e);
+        }
+        for p in self.policies(calendar) {
+            let _ = wakers.policies.send(p);
+        }
+    }
+
     /// Names of the policies whose calendar is `calendar` (or lays it over cn-statutory).
     fn policy_names(&self, calendar: &str) -> BTreeSet<String> {
         let policies = self.policies.state();
