@@ -400,7 +400,16 @@ async fn run_controllers(
         }
         futures::future::ready(())
     }));
-    let drive_policies = tokio::spawn(policy_root.for_each(|_| futures::future::ready(())));
+    // Likewise a deleted policy wakes its requests (a shared stream would not carry it).
+    let (deleted_policy, wake_requests) = (for_policy.clone(), wake_tx.clone());
+    let drive_policies = tokio::spawn(policy_root.for_each(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Delete(p)) = event {
+            for r in deleted_policy(Arc::new(p)) {
+                let _ = wake_requests.send(r);
+            }
+        }
+        futures::future::ready(())
+    }));
     let for_namespace = |ns: Namespace| {
         let labels = ns.labels();
         match (

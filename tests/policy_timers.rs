@@ -6,7 +6,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use govcloud_operator::api::{GovCloudPolicy, WorkCalendar, WorkCalendarSpec};
+use govcloud_operator::api::{
+    GovCloudPolicy, RequestClass, RequestPhase, WorkCalendar, WorkCalendarSpec,
+};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use support::govcloud::*;
@@ -138,5 +140,35 @@ async fn each_kind_is_watched_once() -> anyhow::Result<()> {
             "{kind} listed (watched) once: {lists:?}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_policy_wakes_its_requests() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("pt-del");
+    support::create_namespace(&admin, &ns).await?;
+    // Review deadlines far away: nothing but the deletion brings the request back soon.
+    fast_policy(&admin, &ns, |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"});
+    })
+    .await?;
+    file(
+        &admin,
+        &ns,
+        "waiting",
+        request_spec(&ns, RequestClass::Production, "2"),
+    )
+    .await?;
+    wait_phase(&admin, &ns, "waiting", RequestPhase::Submitted, T).await?;
+    Api::<GovCloudPolicy>::all(admin.clone())
+        .delete(&ns, &DeleteParams::default())
+        .await?;
+    let r = wait_phase(&admin, &ns, "waiting", RequestPhase::Invalid, T).await?;
+    let message = condition(&r, "Invalid")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("not found"), "{message}");
     Ok(())
 }
