@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
@@ -21,7 +21,8 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
-use crate::controller::{Config, Context, change, exit, policy, request};
+use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
+use crate::controller::{Config, Context, change, exit, measure, policy, request, wake_channel};
 use crate::decode::Quarantine;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
@@ -266,8 +267,17 @@ async fn run_controllers(
 ) {
     let cfg = crate::watch::config;
     use crate::watch::reflected;
-    let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
-    let (calendars, w_calendars) = reflector::store::<WorkCalendar>();
+    // Each kind is watched once. Policies and calendars feed several controllers: their
+    // one watch fills a shared store whose events every controller that needs them
+    // subscribes to (the subscriptions are taken before the watch starts).
+    let (policies, w_policies) = reflector::store_shared::<GovCloudPolicy>(SHARED_EVENTS);
+    let (calendars, w_calendars) = reflector::store_shared::<WorkCalendar>(SHARED_EVENTS);
+    let (Some(policy_events), Some(calendar_events)) =
+        (w_policies.subscribe(), w_calendars.subscribe())
+    else {
+        tracing::error!("shared stores cannot be subscribed to");
+        return;
+    };
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
     let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (changes, w_changes) = reflector::store::<ResourceChange>();
@@ -282,7 +292,7 @@ async fn run_controllers(
     // Objects no watch can decode are reported and skipped (see crate::decode).
     let quarantine = Arc::new(Quarantine::new(metrics.clone(), Some(recorder.clone())));
     let (h, m, q) = (&health, &metrics, &quarantine);
-    let policy_stream = reflected(
+    let policy_root = reflected(
         client.clone(),
         cfg(),
         w_policies,
@@ -291,7 +301,7 @@ async fn run_controllers(
         m.clone(),
         q.clone(),
     );
-    let calendar_stream = reflected(
+    let calendar_root = reflected(
         client.clone(),
         cfg(),
         w_calendars,
@@ -327,9 +337,10 @@ async fn run_controllers(
         m.clone(),
         q.clone(),
     );
-    let (wake_tx, wake_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (wake_changes_tx, wake_changes_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (wake_exits_tx, wake_exits_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (wake_tx, wake_rx) = wake_channel();
+    let (wake_changes_tx, wake_changes_rx) = wake_channel();
+    let (wake_exits_tx, wake_exits_rx) = wake_channel();
+    let (wake_policies, wake_policies_rx) = wake_channel::<GovCloudPolicy>();
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder,
@@ -341,7 +352,7 @@ async fn run_controllers(
             max_requeue: args.max_requeue(),
             utilization_interval: std::time::Duration::from_secs(args.utilization_interval_seconds.max(1)),
         },
-        policies,
+        policies: policies.clone(),
         calendars,
         namespaces,
         requests: requests.clone(),
@@ -349,9 +360,9 @@ async fn run_controllers(
         changes: changes.clone(),
         capacity: tokio::sync::Mutex::new(Default::default()),
         retries: std::sync::Mutex::new(HashMap::new()),
-        wake: wake_tx,
-        wake_changes: wake_changes_tx,
-        wake_exits: wake_exits_tx,
+        wake: wake_tx.clone(),
+        wake_changes: wake_changes_tx.clone(),
+        wake_exits: wake_exits_tx.clone(),
         prometheus: args.prometheus_url.as_deref().filter(|u| !u.trim().is_empty()).and_then(|url| match prometheus_http_query::Client::try_from(url) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -363,11 +374,12 @@ async fn run_controllers(
         verified_at: std::sync::Mutex::new(HashMap::new()),
     });
 
-    // Requests of a policy are looked at again when the policy changes; all of them when a
-    // calendar changes (deadlines move); a request when its exit or tenant namespace does.
+    // Requests of a policy are looked at again when the policy changes; requests, changes,
+    // exits and policies counting on a calendar when it changes (deadlines move); a
+    // request when its tenant namespace does.
     let by_policy = requests.clone();
     let default_policy = args.default_policy.clone();
-    let for_policy = move |p: GovCloudPolicy| {
+    let for_policy = move |p: Arc<GovCloudPolicy>| {
         let name = p.name_any();
         by_policy
             .state()
@@ -376,14 +388,38 @@ async fn run_controllers(
             .map(|r| ObjectRef::from_obj(r.as_ref()))
             .collect::<Vec<_>>()
     };
-    let all_requests = requests.clone();
-    let for_calendar = move |_: WorkCalendar| {
-        all_requests
-            .state()
-            .into_iter()
-            .map(|r| ObjectRef::from_obj(r.as_ref()))
-            .collect::<Vec<_>>()
+    let calendar_wakes = CalendarWakes {
+        policies: policies.clone(),
+        requests: requests.clone(),
+        changes: changes.clone(),
+        exits: exits.clone(),
+        default_policy: args.default_policy.clone(),
     };
+    let (deleted, wakers) = (
+        calendar_wakes.clone(),
+        Wakers {
+            requests: wake_tx.clone(),
+            changes: wake_changes_tx,
+            exits: wake_exits_tx,
+            policies: wake_policies,
+        },
+    );
+    let drive_calendars = tokio::spawn(calendar_root.for_each(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Delete(cal)) = &event {
+            deleted.deleted(&cal.name_any(), &wakers);
+        }
+        futures::future::ready(())
+    }));
+    // Likewise a deleted policy wakes its requests (a shared stream would not carry it).
+    let (deleted_policy, wake_requests) = (for_policy.clone(), wake_tx.clone());
+    let drive_policies = tokio::spawn(policy_root.for_each(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Delete(p)) = event {
+            for r in deleted_policy(Arc::new(p)) {
+                let _ = wake_requests.send(r);
+            }
+        }
+        futures::future::ready(())
+    }));
     let for_namespace = |ns: Namespace| {
         let labels = ns.labels();
         match (
@@ -406,20 +442,10 @@ async fn run_controllers(
         m.clone(),
         q.clone(),
     );
-    // The policy controller keeps its own small store (policies are few), so its watch
-    // runs with the same backoff and health reporting as the others.
-    let (own_policies, w_own_policies) = reflector::store::<GovCloudPolicy>();
-    let policy_status_stream = reflected(
-        client.clone(),
-        cfg(),
-        w_own_policies,
-        "govcloudpolicies-status",
-        h.clone(),
-        m.clone(),
-        q.clone(),
-    );
     // Phase and overdue gauges, recounted from the stores every 15 s.
     let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
+    // Utilization measurement, outside the reconcile slots (see controller::measure).
+    let measurement = tokio::spawn(measure::run(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {
@@ -428,33 +454,49 @@ async fn run_controllers(
     };
     let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
-        .watches_stream(policy_stream.touched_objects(), for_policy)
-        .watches_stream(calendar_stream.touched_objects(), for_calendar)
+        .watches_shared_stream(policy_events.clone(), for_policy)
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::requests),
+        )
         .watches_stream(namespace_stream.touched_objects(), for_namespace)
-        .reconcile_on(tokio_stream_from(wake_rx))
+        .reconcile_on(wake_rx)
         .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(request::reconcile, request::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(request::KIND, r));
     let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
-        .reconcile_on(tokio_stream_from(wake_changes_rx))
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::changes),
+        )
+        .reconcile_on(wake_changes_rx)
         .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(change::reconcile, change::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(change::KIND, r));
     let exit_controller = Controller::for_stream(exit_stream.touched_objects(), exits)
-        .reconcile_on(tokio_stream_from(wake_exits_rx))
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::exits),
+        )
+        .reconcile_on(wake_exits_rx)
         .trigger_backoff(crate::watch::TriggerBackoff)
         .graceful_shutdown_on(stop(&shutdown))
         .run(exit::reconcile, exit::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(exit::KIND, r));
-    // Policies are few: their own watch keeps their status (field errors) current.
-    let policy_controller =
-        Controller::for_stream(policy_status_stream.touched_objects(), own_policies)
-            .trigger_backoff(crate::watch::TriggerBackoff)
-            .graceful_shutdown_on(stop(&shutdown))
-            .run(policy::reconcile, policy::error_policy, ctx.clone())
-            .for_each(|r| log_controller_error(policy::KIND, r));
+    // Policies are few: the shared policy watch keeps their status (field errors) current,
+    // and a calendar event looks at the policies counting on it.
+    let policy_controller = Controller::for_shared_stream(policy_events, policies)
+        .watches_shared_stream(
+            calendar_events,
+            calendar_wakes.mapper(CalendarWakes::policies),
+        )
+        .reconcile_on(wake_policies_rx)
+        .trigger_backoff(crate::watch::TriggerBackoff)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(policy::reconcile, policy::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(policy::KIND, r));
     let controllers = async {
         tokio::join!(
             request_controller,
@@ -477,7 +519,14 @@ async fn run_controllers(
         }
     }
     inventory.abort();
+    measurement.abort();
+    drive_calendars.abort();
+    drive_policies.abort();
 }
+
+/// How many events of a shared watch wait for its slowest subscriber before the watch
+/// itself waits (every subscriber is a controller, which reads its triggers at once).
+const SHARED_EVENTS: usize = 1024;
 
 /// How long running reconciles may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -547,13 +596,6 @@ async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, resul
     if let Err(e) = result {
         tracing::debug!(kind, error = %e, "controller event");
     }
-}
-
-/// An unbounded receiver as a stream.
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
-) -> impl Stream<Item = T> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -3,10 +3,13 @@
 //! (server-side apply under one field manager) → write status (only when it changed) →
 //! publish Events → requeue at the next deadline.
 
+pub mod calendar_wakes;
 pub mod change;
 pub mod exit;
+pub mod measure;
 pub mod policy;
 pub mod prometheus;
+pub mod prune;
 pub mod request;
 pub mod tenant;
 
@@ -19,7 +22,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{Lookup, ObjectRef, Store};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -118,14 +121,57 @@ pub struct Context {
     pub namespaces: Store<Namespace>,
     /// Prometheus, when `--prometheus-url` is set.
     pub prometheus: Option<prometheus_http_query::Client>,
-    /// When each request (by UID) is to be measured next.
-    pub measurements: Mutex<HashMap<String, MeasurementSchedule>>,
+    /// Each request's (by UID) measurement schedule and the measurement waiting for its
+    /// reconcile (see [`measure`]).
+    pub measurements: Mutex<HashMap<String, measure::Measurement>>,
     /// When each tenant (by request UID) was last checked against its applied hash.
     pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
 }
 
-/// A channel that makes a controller reconcile an object.
-pub type Wake<K> = tokio::sync::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<K>>;
+/// How many wakes a controller's channel holds.
+pub const WAKE_CAPACITY: usize = 4096;
+
+/// A channel that makes a controller reconcile an object: bounded, and a wake that does
+/// not fit is dropped rather than waited for or queued without limit. Dropping is safe:
+/// a wake only makes a reconcile come sooner, never decides anything itself. Every
+/// reconcile requeues itself at its next deadline (or after `--max-requeue-seconds`) and
+/// then reads the stores afresh, so a dropped wake delays an object at most until then;
+/// and a full channel means that controller already has thousands of objects queued.
+pub struct Wake<K: Lookup>(tokio::sync::mpsc::Sender<ObjectRef<K>>);
+
+impl<K: Lookup> Wake<K> {
+    /// Asks for a reconcile of `obj`; never blocks (see [`Wake`] for why a full channel
+    /// may drop it).
+    pub fn send(&self, obj: ObjectRef<K>) -> Result<(), ObjectRef<K>> {
+        self.0.try_send(obj).map_err(|e| {
+            let obj = e.into_inner();
+            tracing::debug!(object = %obj, "wake channel full or closed: left to the requeue");
+            obj
+        })
+    }
+}
+
+impl<K: Lookup> Clone for Wake<K> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+/// A [`Wake`] and the stream of its wakes, for `Controller::reconcile_on`.
+pub fn wake_channel<K>() -> (
+    Wake<K>,
+    impl futures::Stream<Item = ObjectRef<K>> + Send + 'static,
+)
+where
+    K: Lookup + 'static,
+    ObjectRef<K>: Send,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(WAKE_CAPACITY);
+    (
+        Wake(tx),
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
+    )
+}
 
 /// What the operator itself changed about pool capacity that the store may not show yet
 /// (its watch lags its own writes): grants just reserved, and requests just released.
@@ -215,57 +261,6 @@ impl Context {
 /// How soon a reconcile that found the stores not yet loaded looks again.
 pub const STORES_LOADING_RETRY: Duration = Duration::from_millis(250);
 
-/// How long after activation a tenant is first measured.
-pub const FIRST_MEASUREMENT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// When a request's utilization is measured next. A measurement taken before the quota
-/// controller has filled in the tenant quota's status has no allocation figures: it is
-/// taken again soon (5 s, doubling with each miss, never later than the regular interval)
-/// instead of leaving the figures empty until the next interval, so the status settles
-/// right after activation rather than at some later pass (a restart, say).
-#[derive(Debug, Clone, Copy)]
-pub struct MeasurementSchedule {
-    /// When the next measurement is due.
-    pub due: std::time::Instant,
-    /// Measurements in a row without allocation figures.
-    pub misses: u32,
-}
-
-impl MeasurementSchedule {
-    /// The schedule of a tenant activated at `at`: first measured [`FIRST_MEASUREMENT_AFTER`]
-    /// later (or after `interval`, if that is sooner).
-    pub fn first(at: std::time::Instant, interval: std::time::Duration) -> Self {
-        Self {
-            due: at + FIRST_MEASUREMENT_AFTER.min(interval),
-            misses: 0,
-        }
-    }
-
-    /// The schedule after a measurement at `at`: the regular `interval` after a complete
-    /// one, a short retry after one without allocation figures.
-    pub fn after(
-        previous: Option<MeasurementSchedule>,
-        complete: bool,
-        at: std::time::Instant,
-        interval: std::time::Duration,
-    ) -> Self {
-        if complete {
-            return Self {
-                due: at + interval,
-                misses: 0,
-            };
-        }
-        let misses = previous.map_or(0, |p| p.misses).saturating_add(1);
-        let retry = std::time::Duration::from_secs(5)
-            .saturating_mul(1 << misses.saturating_sub(1).min(16))
-            .min(interval);
-        Self {
-            due: at + retry,
-            misses,
-        }
-    }
-}
-
 /// Writes `status` with server-side apply when it differs from `current` (a converged
 /// object sees no write).
 pub async fn write_status<K, S>(
@@ -344,36 +339,26 @@ pub fn reset_backoff(ctx: &Context, key: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::MeasurementSchedule;
-    use std::time::{Duration, Instant};
+    use super::*;
+    use crate::api::CloudResourceRequest;
+    use futures::StreamExt;
 
-    #[test]
-    fn a_measurement_without_allocation_is_retried_soon_then_less_often() {
-        let at = Instant::now();
-        let hour = Duration::from_secs(3600);
-        let first = MeasurementSchedule::after(None, false, at, hour);
-        assert_eq!((first.due - at, first.misses), (Duration::from_secs(5), 1));
-        let second = MeasurementSchedule::after(Some(first), false, at, hour);
-        assert_eq!(second.due - at, Duration::from_secs(10));
-        let mut s = second;
-        for _ in 0..40 {
-            s = MeasurementSchedule::after(Some(s), false, at, hour);
+    #[tokio::test]
+    async fn a_full_wake_channel_drops_instead_of_blocking_or_growing() {
+        let (wake, mut woken) = wake_channel::<CloudResourceRequest>();
+        let obj = |i: usize| ObjectRef::<CloudResourceRequest>::new(&format!("r{i}")).within("ns");
+        for i in 0..WAKE_CAPACITY {
+            assert!(wake.send(obj(i)).is_ok());
         }
-        assert_eq!(s.due - at, hour, "never later than the regular interval");
-        let complete = MeasurementSchedule::after(Some(s), true, at, hour);
-        assert_eq!((complete.due - at, complete.misses), (hour, 0));
-    }
-
-    #[test]
-    fn a_new_tenant_is_first_measured_shortly_after_activation() {
-        let at = Instant::now();
-        let first = MeasurementSchedule::first(at, Duration::from_secs(3600));
-        assert_eq!(first.due - at, super::FIRST_MEASUREMENT_AFTER);
-        let short = MeasurementSchedule::first(at, Duration::from_secs(5));
         assert_eq!(
-            short.due - at,
-            Duration::from_secs(5),
-            "never after the interval"
+            wake.send(obj(WAKE_CAPACITY)),
+            Err(obj(WAKE_CAPACITY)),
+            "dropped, not queued"
+        );
+        assert_eq!(woken.next().await, Some(obj(0)));
+        assert!(
+            wake.send(obj(WAKE_CAPACITY)).is_ok(),
+            "room again once read"
         );
     }
 }

@@ -8,7 +8,7 @@ use chrono::{SubsecRound, Utc};
 use kube::runtime::controller::Action as Requeue;
 use kube::{Api, ResourceExt};
 
-use super::{Context, Error, backoff, reset_backoff, write_status};
+use super::{Context, Error, backoff, requeue_at, reset_backoff, write_status};
 use crate::api::{GovCloudPolicy, GovCloudPolicyStatus};
 use crate::policy::conditions::{self, Wanted, types};
 use crate::policy::rules;
@@ -18,9 +18,14 @@ pub const KIND: &str = "GovCloudPolicy";
 
 /// Reconciles one policy.
 pub async fn reconcile(obj: Arc<GovCloudPolicy>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    // Judged on complete information only: before the calendars are loaded, a policy
+    // naming a WorkCalendar would be found Invalid.
+    if !ctx.stores_ready() {
+        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
+    }
     if ctx.quarantine.holds(obj.as_ref()) {
         // A stale copy of a policy that no longer decodes (crate::decode): left alone.
-        return Ok(Requeue::await_change());
+        return Ok(Requeue::requeue(ctx.config.max_requeue));
     }
     let started = std::time::Instant::now();
     let name = obj
@@ -50,7 +55,9 @@ pub async fn reconcile(obj: Arc<GovCloudPolicy>, ctx: Arc<Context>) -> Result<Re
     let api: Api<GovCloudPolicy> = Api::all(ctx.client.clone());
     let result = write_status(&api, name, Some(&current), &status)
         .await
-        .map(|_| Requeue::await_change());
+        // Looked at again after the requeue cap even without an event: a calendar event
+        // wakes the policies using it, and this heals one missed meanwhile.
+        .map(|_| requeue_at(None, now, ctx.config.max_requeue));
     ctx.metrics.observe_reconcile(KIND, started.elapsed());
     if result.is_ok() {
         reset_backoff(&ctx, &obj.uid().unwrap_or_default());

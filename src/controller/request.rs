@@ -8,16 +8,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{SubsecRound, Utc};
-use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
-use super::prometheus;
 use super::{
-    Context, Error, MeasurementSchedule, PolicyLookup, backoff, publish, requeue_at, reset_backoff,
-    tenant, write_status,
+    Context, Error, PolicyLookup, backoff, measure, publish, requeue_at, reset_backoff, tenant,
+    write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
@@ -27,9 +25,8 @@ use crate::policy::change;
 use crate::policy::conditions::{self, types};
 use crate::policy::quantity::Amounts;
 use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
-use crate::policy::rules::Rules;
 use crate::policy::tenant as tenant_names;
-use crate::policy::utilization::{self, Measured};
+use crate::policy::utilization;
 
 /// Holds a provisioned request until its tenant namespace is reclaimed.
 pub const FINALIZER: &str = "govcloud.io/tenant-protection";
@@ -66,7 +63,7 @@ pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Contex
 }
 
 /// Whether a request holds pool capacity: granted and not yet reclaimed.
-fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
+pub(crate) fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
     status.is_some_and(|s| {
         s.grant.is_some() && s.billing.as_ref().and_then(|b| b.stopped_at).is_none()
     })
@@ -220,20 +217,22 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
     });
 
-    // Gather: a utilization measurement, when one is due (SN 14).
-    let measured = match (&lookup, &current.tenant_namespace, current.phase) {
-        (PolicyLookup::Ready(rules, _), Some(tenant_ns), Some(RequestPhase::Active))
-            if active && !deleting && measurement_due(ctx, uid, &current, now) =>
-        {
-            Some(measure(ctx, tenant_ns, &current, rules).await?)
+    // Gather: a utilization measurement the measurement task handed over (SN 14).
+    let handed = measure::take(ctx, uid, &current, now);
+    let measured = match (&lookup, current.phase, handed) {
+        (PolicyLookup::Ready(..), Some(RequestPhase::Active), handed) if active && !deleting => {
+            match handed {
+                measure::Handover::Fresh(m) => Some(m),
+                measure::Handover::Nothing => None,
+                measure::Handover::Awaiting => {
+                    return Ok(Requeue::requeue(measure::tick(
+                        ctx.config.utilization_interval,
+                    )));
+                }
+            }
         }
         _ => None,
     };
-    // Whether a measurement was taken, and whether it had allocation figures.
-    let measurement_complete = measured.as_ref().map(|m| m.allocation.is_some());
-    // A measurement with no figures at all (the quota's status not filled in yet, and no
-    // Prometheus) says nothing: it is retried soon rather than written as empty.
-    let measured = measured.filter(|m| m.allocation.is_some() || !matches!(m.usage, Ok(None)));
     let objection = req
         .annotations()
         .get(utilization::OBJECTION_ANNOTATION)
@@ -382,33 +381,6 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         drop(ledger);
         wake_capacity_waiters(ctx);
     }
-    let schedule = {
-        let mut measurements = ctx.measurements.lock().unwrap_or_else(|p| p.into_inner());
-        match measurement_complete {
-            Some(complete) => {
-                let next = MeasurementSchedule::after(
-                    measurements.get(uid).copied(),
-                    complete,
-                    Instant::now(),
-                    ctx.config.utilization_interval,
-                );
-                measurements.insert(uid.to_string(), next);
-                Some(next)
-            }
-            // A tenant activated just now is measured a little later: its quota has no
-            // status yet (the quota controller fills it in) and nothing runs in it, so an
-            // immediate measurement would only be written once empty and once again.
-            None if outcome.status.phase == Some(RequestPhase::Active)
-                && current.phase != Some(RequestPhase::Active) =>
-            {
-                let first =
-                    MeasurementSchedule::first(Instant::now(), ctx.config.utilization_interval);
-                measurements.insert(uid.to_string(), first);
-                Some(first)
-            }
-            None => measurements.get(uid).copied(),
-        }
-    };
     if let Some((change_name, amounts)) = &outcome.downsize {
         file_auto_downsize(ctx, namespace, name, change_name, amounts, &outcome.status).await?;
     }
@@ -417,12 +389,9 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
     let mut wake_at = outcome.wake_at;
     if outcome.monitored {
-        let until_due = schedule.map_or(ctx.config.utilization_interval, |s| {
-            s.due.saturating_duration_since(Instant::now())
-        });
-        // Whole seconds, rounded up: waking a moment early would find nothing due.
-        let next_measurement = now
-            + chrono::Duration::seconds(i64::try_from(until_due.as_secs()).unwrap_or(86_400) + 1);
+        // The measurement task wakes the request when it hands a measurement over; this
+        // is the fallback should that wake be dropped.
+        let next_measurement = measure::look_again_at(ctx, uid, now);
         wake_at = Some(wake_at.map_or(next_measurement, |w| w.min(next_measurement)));
     }
     Ok(requeue_at(wake_at, now, ctx.config.max_requeue))
@@ -499,63 +468,6 @@ async fn patch_finalizers(
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Measured every interval, and at once when an optimization notice falls due (its
-/// outcome may need the observed peak).
-fn measurement_due(
-    ctx: &Context,
-    uid: &str,
-    status: &CloudResourceRequestStatus,
-    now: chrono::DateTime<Utc>,
-) -> bool {
-    let notice_due = status
-        .utilization
-        .as_ref()
-        .and_then(|u| u.notice.as_ref())
-        .is_some_and(|n| n.outcome.is_none() && now >= n.respond_by);
-    let next = ctx
-        .measurements
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(uid)
-        .copied();
-    notice_due || next.is_none_or(|s| Instant::now() >= s.due)
-}
-
-/// Allocation from the tenant's ResourceQuota, usage from Prometheus when configured.
-async fn measure(
-    ctx: &Context,
-    tenant_ns: &str,
-    status: &CloudResourceRequestStatus,
-    rules: &Rules,
-) -> Result<Measured, Error> {
-    let quota = Api::<ResourceQuota>::namespaced(ctx.client.clone(), tenant_ns)
-        .get_opt(tenant_names::QUOTA_NAME)
-        .await?;
-    let allocation = quota.as_ref().and_then(prometheus::allocation);
-    let usage = match &ctx.prometheus {
-        None => Ok(None),
-        Some(client) => {
-            let grant = status
-                .grant
-                .as_ref()
-                .and_then(|g| Amounts::parse("status.grant", g).ok())
-                .unwrap_or_default();
-            prometheus::usage(
-                client,
-                tenant_ns,
-                &grant,
-                utilization::window_seconds(rules.utilization.window),
-            )
-            .await
-            .map(Some)
-        }
-    };
-    if let Err(e) = &usage {
-        tracing::warn!(namespace = tenant_ns, error = %e, "cannot read usage from Prometheus");
-    }
-    Ok(Measured { allocation, usage })
 }
 
 /// Files the automatic downsize of an ignored optimization notice (onIgnored: Downsize),

@@ -63,3 +63,57 @@ fn calendar_year(year: &crate::api::CalendarYear) -> Result<Vec<CalendarDay>, St
     Calendar::check_year(year.year, &days).map_err(|e| e.to_string())?;
     Ok(days)
 }
+
+/// Whether a policy whose `spec.calendar` is `policy_calendar` (unset: `cn-statutory`)
+/// counts its deadlines on WorkCalendar `changed`: `cn-statutory` lays every WorkCalendar
+/// over the embedded years, any other name is that one WorkCalendar alone.
+pub fn uses_calendar(policy_calendar: Option<&str>, changed: &str) -> bool {
+    match policy_calendar.unwrap_or(CN_STATUTORY) {
+        CN_STATUTORY => true,
+        own => own == changed,
+    }
+}
+
+/// The names of the policies (name, `spec.calendar`) whose deadlines move when
+/// WorkCalendar `changed` does; what each controller wakes after a calendar event.
+pub fn policies_using<'a>(
+    policies: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    changed: &str,
+) -> std::collections::BTreeSet<String> {
+    policies
+        .into_iter()
+        .filter(|(_, calendar)| uses_calendar(*calendar, changed))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statutory_policies_move_with_every_calendar_others_with_their_own() {
+        assert!(uses_calendar(None, "cn-2027"));
+        assert!(uses_calendar(Some(CN_STATUTORY), "cn-2027"));
+        assert!(uses_calendar(Some("bureau"), "bureau"));
+        assert!(!uses_calendar(Some("bureau"), "cn-2027"));
+    }
+
+    #[test]
+    fn only_the_affected_policies_are_named() {
+        let policies = [
+            ("default", None),
+            ("statutory", Some(CN_STATUTORY)),
+            ("own", Some("bureau")),
+            ("other", Some("district")),
+        ];
+        let names = |changed| {
+            policies_using(policies.iter().copied(), changed)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("bureau"), ["default", "own", "statutory"]);
+        assert_eq!(names("district"), ["default", "other", "statutory"]);
+        assert_eq!(names("cn-2027"), ["default", "statutory"]);
+    }
+}
