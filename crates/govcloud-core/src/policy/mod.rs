@@ -17,3 +17,6 @@ pub mod request;
 pub mod rules;
 pub mod tenant;
 pub mod utilization;
+
+#[cfg(test)]
+mod no_panic_tests;

@@ -136,7 +136,11 @@ fn ratios(f: &UtilizationFigures) -> Ratios {
 }
 
 fn pct(d: Decimal) -> String {
-    format!("{}%", (d * Decimal::ONE_HUNDRED).round_dp(1).normalize())
+    // Saturating: a ratio read back from a status may be any decimal (issue 14).
+    format!(
+        "{}%",
+        d.saturating_mul(Decimal::ONE_HUNDRED).round_dp(1).normalize()
+    )
 }
 
 /// Resources found low or high: `(key, phrase)`.
@@ -217,13 +221,17 @@ pub fn downsize_target(
     let headroom = Decimal::new(12, 1);
     let gib = Decimal::from(1u64 << 30);
     if let Some(p) = peak_cpu {
-        let target = (p * headroom).ceil().max(Decimal::ONE);
+        // Saturating (issue 14): a peak that large is never below the grant anyway.
+        let target = p.saturating_mul(headroom).ceil().max(Decimal::ONE);
         if target < grant.get(ResourceKind::Cpu) {
             out.0[ResourceKind::Cpu as usize] = Some(target);
         }
     }
     if let Some(p) = peak_memory {
-        let target = ((p * headroom) / gib).ceil().max(Decimal::ONE) * gib;
+        let target = (p.saturating_mul(headroom) / gib)
+            .ceil()
+            .max(Decimal::ONE)
+            .saturating_mul(gib);
         if target < grant.get(ResourceKind::Memory) {
             out.0[ResourceKind::Memory as usize] = Some(target);
         }
@@ -412,8 +420,10 @@ fn downsize_from_allocation(grant: &Amounts, st: &Utilization) -> Option<Amounts
     let a = st.allocation.as_ref().map(ratios)?;
     downsize_target(
         grant,
-        a.cpu.map(|r| r * grant.get(ResourceKind::Cpu)),
-        a.memory.map(|r| r * grant.get(ResourceKind::Memory)),
+        // Saturating: the ratios are read back from the status (issue 14).
+        a.cpu.map(|r| r.saturating_mul(grant.get(ResourceKind::Cpu))),
+        a.memory
+            .map(|r| r.saturating_mul(grant.get(ResourceKind::Memory))),
     )
 }
 
