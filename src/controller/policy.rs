@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
+use kube::Api;
 use kube::runtime::controller::Action as Requeue;
-use kube::{Api, ResourceExt};
 
-use super::{Context, Error, backoff, reset_backoff, write_status};
+use super::{Context, Error, guard, write_status};
 use crate::api::{GovCloudPolicy, GovCloudPolicyStatus};
 use crate::policy::conditions::{self, Wanted, types};
 use crate::policy::rules;
@@ -16,14 +16,21 @@ use crate::policy::rules;
 /// The kind, for metrics.
 pub const KIND: &str = "GovCloudPolicy";
 
-/// Reconciles one policy.
+/// Reconciles one policy (under the shared guards: readiness, metrics, panics).
 pub async fn reconcile(obj: Arc<GovCloudPolicy>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let started = std::time::Instant::now();
-    let name = obj
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.name"))?;
+    guard::reconcile(KIND, obj, ctx, |obj, ctx| async move {
+        reconcile_policy(&obj, &ctx).await
+    })
+    .await
+}
+
+/// The shared error policy.
+pub fn error_policy(obj: Arc<GovCloudPolicy>, err: &Error, ctx: Arc<Context>) -> Requeue {
+    guard::error_policy(KIND, &*obj, err, &ctx)
+}
+
+async fn reconcile_policy(obj: &GovCloudPolicy, ctx: &Context) -> Result<Requeue, Error> {
+    let name = guard::name(obj)?;
     let now = Utc::now().trunc_subsecs(0);
     let current = obj.status.clone().unwrap_or_default();
     let calendar_problem = ctx
@@ -44,19 +51,6 @@ pub async fn reconcile(obj: Arc<GovCloudPolicy>, ctx: Arc<Context>) -> Result<Re
         observed_generation: generation,
     };
     let api: Api<GovCloudPolicy> = Api::all(ctx.client.clone());
-    let result = write_status(&api, name, Some(&current), &status)
-        .await
-        .map(|_| Requeue::await_change());
-    ctx.metrics.observe_reconcile(KIND, started.elapsed());
-    if result.is_ok() {
-        reset_backoff(&ctx, &obj.uid().unwrap_or_default());
-    }
-    result
-}
-
-/// Counts the failure and backs off per object.
-pub fn error_policy(obj: Arc<GovCloudPolicy>, err: &Error, ctx: Arc<Context>) -> Requeue {
-    ctx.metrics.observe_failure(KIND, err.category());
-    tracing::warn!(policy = %obj.name_any(), category = err.category(), error = %err, "reconcile failed");
-    backoff(&ctx, &obj.uid().unwrap_or_default())
+    write_status(&api, name, Some(&current), &status).await?;
+    Ok(Requeue::await_change())
 }

@@ -326,8 +326,7 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     // Both are ≥ 0 and ≤ MAX, so the difference is in range; the ratio may not be (a
     // tiny old cost): beyond range it is the largest ratio.
     let delta = new_cost - old_cost;
-    let ratio =
-        (!old_cost.is_zero()).then(|| delta.checked_div(old_cost).unwrap_or(Decimal::MAX));
+    let ratio = (!old_cost.is_zero()).then(|| delta.checked_div(old_cost).unwrap_or(Decimal::MAX));
     st.cost_delta = Some(CostDelta {
         monthly: format_money(delta),
         ratio: ratio.map(format_ratio),
@@ -368,7 +367,10 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
                     .unwrap_or_default(),
                 rules
                     .justification_ratio
-                    .map(|r| r.saturating_mul(Decimal::ONE_HUNDRED).normalize().to_string())
+                    .map(|r| r
+                        .saturating_mul(Decimal::ONE_HUNDRED)
+                        .normalize()
+                        .to_string())
                     .unwrap_or_default()
             ),
         );
@@ -397,7 +399,11 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     if escalate {
         let share = rules
             .escalate_above_project_quota
-            .map(|s| s.saturating_mul(Decimal::ONE_HUNDRED).normalize().to_string())
+            .map(|s| {
+                s.saturating_mul(Decimal::ONE_HUNDRED)
+                    .normalize()
+                    .to_string()
+            })
             .unwrap_or_default();
         wanted.push(Wanted::yes(REQUIRES_ESCALATION, "AboveProjectQuota", format!("the new total exceeds {share}% of the project quota: the economic-informatization department must approve too (SH 20)")));
     }

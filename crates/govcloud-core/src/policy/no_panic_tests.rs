@@ -506,17 +506,19 @@ fn world() -> impl Strategy<Value = World> {
         (now, extra, any::<[bool; 6]>(), 0u8..4, measured),
     )
         .prop_map(
-            |((policy, calendar, request, change, exit), (now, extra, flags, tenant, measured))| World {
-                policy,
-                calendar,
-                request,
-                change,
-                exit,
-                now,
-                extra,
-                flags,
-                tenant,
-                measured,
+            |((policy, calendar, request, change, exit), (now, extra, flags, tenant, measured))| {
+                World {
+                    policy,
+                    calendar,
+                    request,
+                    change,
+                    exit,
+                    now,
+                    extra,
+                    flags,
+                    tenant,
+                    measured,
+                }
             },
         )
 }
@@ -572,7 +574,14 @@ fn exercise(w: &World) {
     let exit_obj: Option<ExitRequest> = serde_json::from_value(w.exit.clone()).ok();
     let change_specs: Vec<_> = change_obj
         .iter()
-        .map(|c| ("c", "uid-change", c.status.as_ref().and_then(|s| s.decided_at), &c.spec))
+        .map(|c| {
+            (
+                "c",
+                "uid-change",
+                c.status.as_ref().and_then(|s| s.decided_at),
+                &c.spec,
+            )
+        })
         .collect();
     let pending = change::pending_for(&[], &change_specs);
     let measured = w.measured.as_ref().map(|m| Measured {
@@ -760,9 +769,9 @@ fn a_huge_cpu_at_a_huge_price_is_a_field_error_not_a_panic() {
     let a = Amounts::parse(
         "spec.resources",
         &ResourceAmounts {
-            cpu: Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(
-                "1E".into(),
-            )),
+            cpu: Some(
+                k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("1E".into()),
+            ),
             ..Default::default()
         },
     )

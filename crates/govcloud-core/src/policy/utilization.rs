@@ -139,7 +139,9 @@ fn pct(d: Decimal) -> String {
     // Saturating: a ratio read back from a status may be any decimal (issue 14).
     format!(
         "{}%",
-        d.saturating_mul(Decimal::ONE_HUNDRED).round_dp(1).normalize()
+        d.saturating_mul(Decimal::ONE_HUNDRED)
+            .round_dp(1)
+            .normalize()
     )
 }
 
@@ -421,7 +423,8 @@ fn downsize_from_allocation(grant: &Amounts, st: &Utilization) -> Option<Amounts
     downsize_target(
         grant,
         // Saturating: the ratios are read back from the status (issue 14).
-        a.cpu.map(|r| r.saturating_mul(grant.get(ResourceKind::Cpu))),
+        a.cpu
+            .map(|r| r.saturating_mul(grant.get(ResourceKind::Cpu))),
         a.memory
             .map(|r| r.saturating_mul(grant.get(ResourceKind::Memory))),
     )
