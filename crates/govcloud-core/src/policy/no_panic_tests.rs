@@ -41,6 +41,7 @@ enum F {
     TimeZone,
     OnIgnored,
     Ratio,
+    Outcome,
 }
 
 /// Quantities at and beyond the edges the schema lets through (an int-or-string field
@@ -127,7 +128,21 @@ fn value(f: F) -> BoxedStrategy<Value> {
         .boxed(),
         F::Duration => prop_oneof![
             3 => text("[0-9]{1,6}(wd|d|mo|s|m|h)"),
-            1 => pick(&["999999wd", "999999mo", "999999d", "999999s", "0d", "0wd", "1mo"]),
+            // The schema allows six digits; the parser (and a 1.20 server without the
+            // pattern) any number up to u32 / u64.
+            2 => pick(&[
+                "999999wd",
+                "999999mo",
+                "999999d",
+                "999999s",
+                "0d",
+                "0wd",
+                "1mo",
+                "4294967295mo",
+                "4294967295wd",
+                "18446744073709551615s",
+                "307445734561825860h",
+            ]),
             1 => text("\\PC{0,8}"),
         ]
         .boxed(),
@@ -183,8 +198,14 @@ fn value(f: F) -> BoxedStrategy<Value> {
             "Nowhere/Else",
         ]),
         F::OnIgnored => pick(&["Flag", "Downsize", "Reclaim"]),
+        F::Outcome => prop_oneof![
+            3 => pick(&["Downsized", "Improved", "Objected", "Ignored", "Flagged"]),
+            1 => text("\\PC{0,10}"),
+        ]
+        .boxed(),
         F::Ratio => prop_oneof![
             text("[0-9]{1,3}\\.[0-9]{2}"),
+            text("0\\.[0-9]{2}"),
             pick(&["79228162514264337593543950335", "0.0000000000000000000000000001", "-1", "NaN"]),
         ]
         .boxed(),
@@ -259,6 +280,32 @@ fn set(doc: &mut Value, path: &str, v: Value) {
             return;
         }
         at = obj.entry(k.to_string()).or_insert_with(|| json!({}));
+    }
+}
+
+/// Fields an object of `container` cannot lack: filled in when the generated document has
+/// the object, so that it still deserializes and its other fields are exercised.
+const REQUIRED: &[(&str, &str, &str)] = &[
+    ("/status/utilization", "takenAt", "2026-03-02T01:00:00Z"),
+    ("/status/utilization", "source", "allocation"),
+    (
+        "/status/utilization/notice",
+        "issuedAt",
+        "2026-03-02T01:00:00Z",
+    ),
+    (
+        "/status/utilization/notice",
+        "respondBy",
+        "2026-03-09T01:00:00Z",
+    ),
+    ("/status/approval", "decision", "Approved"),
+];
+
+fn fill_required(doc: &mut Value) {
+    for (container, key, default) in REQUIRED {
+        if let Some(obj) = doc.pointer_mut(container).and_then(Value::as_object_mut) {
+            obj.entry(*key).or_insert_with(|| json!(default));
+        }
     }
 }
 
@@ -361,7 +408,11 @@ const REQUEST_FIELDS: &[(&str, F)] = &[
     ("/status/utilization/usage/cpu", F::Ratio),
     ("/status/utilization/notice/issuedAt", F::Time),
     ("/status/utilization/notice/respondBy", F::Time),
-    ("/status/utilization/notice/outcome", F::Text),
+    ("/status/utilization/notice/outcome", F::Outcome),
+    ("/status/utilization/notice/objection", F::Text),
+    ("/status/utilization/allocation/cpu", F::Ratio),
+    ("/status/utilization/allocation/memory", F::Ratio),
+    ("/status/utilization/usage/memory", F::Ratio),
 ];
 
 const CHANGE_FIELDS: &[(&str, F)] = &[
@@ -408,6 +459,7 @@ struct World {
     flags: [bool; 6],
     tenant: u8,
     measured: Option<[Value; 6]>,
+    started: Value,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -452,7 +504,7 @@ fn world() -> impl Strategy<Value = World> {
         0..REQUESTS.len(),
         amounts(),
         prop::option::weighted(0.7, amounts()),
-        overrides(REQUEST_FIELDS, 12),
+        overrides(REQUEST_FIELDS, 16),
     )
         .prop_map(|(i, resources, grant, fields)| {
             let mut r = example(REQUESTS[i]);
@@ -465,6 +517,7 @@ fn world() -> impl Strategy<Value = World> {
             for (path, v) in fields {
                 set(&mut r, path, v);
             }
+            fill_required(&mut r);
             r
         });
     let change = (
@@ -484,6 +537,7 @@ fn world() -> impl Strategy<Value = World> {
             for (path, v) in fields {
                 set(&mut c, path, v);
             }
+            fill_required(&mut c);
             c
         });
     let exit = overrides(EXIT_FIELDS, 6).prop_map(|fields| {
@@ -496,6 +550,7 @@ fn world() -> impl Strategy<Value = World> {
         for (path, v) in fields {
             set(&mut e, path, v);
         }
+        fill_required(&mut e);
         e
     });
     let now = prop_oneof![
@@ -504,12 +559,16 @@ fn world() -> impl Strategy<Value = World> {
     ];
     let extra = prop::collection::vec((value(F::Duration), value(F::Time)), 0..3);
     let measured = prop::option::weighted(0.5, prop::array::uniform6(value(F::Ratio)));
+    let started = value(F::Time);
     (
         (policy, calendar, request, change, exit),
-        (now, extra, any::<[bool; 6]>(), 0u8..4, measured),
+        (now, extra, any::<[bool; 6]>(), 0u8..4, measured, started),
     )
         .prop_map(
-            |((policy, calendar, request, change, exit), (now, extra, flags, tenant, measured))| {
+            |(
+                (policy, calendar, request, change, exit),
+                (now, extra, flags, tenant, measured, started),
+            )| {
                 World {
                     policy,
                     calendar,
@@ -521,6 +580,7 @@ fn world() -> impl Strategy<Value = World> {
                     flags,
                     tenant,
                     measured,
+                    started,
                 }
             },
         )
@@ -631,11 +691,7 @@ fn exercise(w: &World) {
             let _ = utilization::evaluate(&utilization::UtilizationInputs {
                 rules: r,
                 calendar: &calendar,
-                started: status
-                    .billing
-                    .as_ref()
-                    .and_then(|b| b.started_at)
-                    .unwrap_or(now),
+                started: serde_json::from_value(w.started.clone()).unwrap_or(now),
                 grant: &grant,
                 previous: status.utilization.as_ref(),
                 measured: measured.as_ref(),
@@ -852,7 +908,7 @@ proptest! {
             return Ok(());
         };
         let mut p = example(POLICIES[1]);
-        set(&mut p, "/spec/prices", prices);
+        set(&mut p, "/spec/prices", prices.clone());
         let Ok(policy) = serde_json::from_value::<GovCloudPolicy>(p) else { return Ok(()) };
         let Ok(rules) = rules::resolve("shanghai", &policy.spec) else { return Ok(()) };
         let calendar = Calendar::cn_statutory();
@@ -915,10 +971,59 @@ proptest! {
             prior_recurring_justified: false,
             now,
         });
-        let message = invalid_message(&out.status.conditions).unwrap_or_default();
-        prop_assert!(names_an_overflow(message, &huge), "{total:e}: {message}");
-        if total < 1e28 {
-            prop_assert!(!message.contains("beyond any amount of money"), "{total:e}: {message}");
+        // The change's total is the grant (cpu 2) with its amounts laid over it; a grant
+        // that alone is beyond range is the request's fault, not the change's.
+        let mut after = json!({"cpu": "2"});
+        if let (Some(a), Some(r)) = (after.as_object_mut(), resources.as_object()) {
+            a.extend(r.clone());
         }
+        let (after_total, after_huge) = approximate_cost(&after, &prices).unwrap_or_default();
+        let (grant_total, _) = approximate_cost(&json!({"cpu": "2"}), &prices).unwrap_or_default();
+        let message = invalid_message(&out.status.conditions).unwrap_or_default();
+        prop_assert!(
+            names_an_overflow(message, &after_huge) || message.starts_with("spec.request: the grant of"),
+            "{after_total:e}: {message}"
+        );
+        if after_total < 1e28 && grant_total < 1e28 {
+            prop_assert!(!message.contains("beyond any amount of money"), "{after_total:e}: {message}");
+        }
+    }
+}
+
+/// Found by reading, then checked here: a notice resolved long ago is judged against the
+/// policy's window, which the parser accepts up to `4294967295mo` (about 1.1e16 s, beyond
+/// what a `TimeDelta` holds) — that must not panic the utilization evaluation.
+#[test]
+fn a_window_beyond_any_time_span_does_not_panic_the_notice_check() {
+    for window in ["4294967295mo", "18446744073709551615s", "999999mo"] {
+        let mut p = example(POLICIES[1]);
+        set(&mut p, "/spec/utilization/window", json!(window));
+        set(&mut p, "/spec/utilization/graceAfterActive", json!("0d"));
+        let policy: GovCloudPolicy = serde_json::from_value(p).expect("policy");
+        let rules = rules::resolve("shanghai", &policy.spec).expect("usable rules");
+        let previous: crate::api::Utilization = serde_json::from_value(json!({
+            "takenAt": "2026-03-02T01:00:00Z",
+            "source": "Allocation",
+            "allocation": {"cpu": "0.01", "memory": "0.01", "storage": "0.01"},
+            "notice": {
+                "issuedAt": "2026-03-02T01:00:00Z",
+                "respondBy": "2026-03-09T01:00:00Z",
+                "outcome": "Downsized",
+            },
+        }))
+        .expect("utilization");
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let out = utilization::evaluate(&utilization::UtilizationInputs {
+            rules: &rules,
+            calendar: &Calendar::cn_statutory(),
+            started: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            grant: &Amounts::default(),
+            previous: Some(&previous),
+            measured: None,
+            objection: None,
+            last_downsize: None,
+            now,
+        });
+        assert!(out.status.is_some(), "{window}");
     }
 }

@@ -356,7 +356,10 @@ pub fn evaluate(i: &UtilizationInputs<'_>) -> UtilizationOutcome {
     let open = st.notice.as_ref().is_some_and(|n| n.outcome.is_none());
     let resolved_long_ago = st.notice.as_ref().is_some_and(|n| {
         matches!(n.outcome.as_deref(), Some("Downsized") | Some("Improved"))
-            && i.now >= n.issued_at + chrono::Duration::seconds(window_seconds(u.window))
+            // Checked (issue 14): a window beyond any time span never comes round.
+            && chrono::TimeDelta::try_seconds(window_seconds(u.window))
+                .and_then(|w| n.issued_at.checked_add_signed(w))
+                .is_some_and(|due| i.now >= due)
     });
     if !lows.is_empty() && (st.notice.is_none() || resolved_long_ago) {
         let respond_by = deadline::add(i.now, u.respond_within, i.calendar, i.rules.time_zone).at;
@@ -434,7 +437,8 @@ fn downsize_from_allocation(grant: &Amounts, st: &Utilization) -> Option<Amounts
 pub fn window_seconds(d: super::duration::PolicyDuration) -> i64 {
     use super::duration::PolicyDuration as D;
     match d {
-        D::Seconds(s) => s as i64,
+        // Saturating: a count of seconds beyond i64 is not wrapped into a negative one.
+        D::Seconds(s) => i64::try_from(s).unwrap_or(i64::MAX),
         D::Days(n) => i64::from(n) * 86_400,
         D::WorkingDays(n) => i64::from(n) * 120_960,
         D::Months(n) => i64::from(n) * 30 * 86_400,
