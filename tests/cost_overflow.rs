@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use govcloud_operator::api::{
-    ChangePhase, CloudResourceRequest, RequestClass, RequestPhase, ResourceAmounts,
-    ResourceChange, ResourceChangeSpec,
+    ChangePhase, CloudResourceRequest, RequestClass, RequestPhase, ResourceAmounts, ResourceChange,
+    ResourceChangeSpec,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
@@ -103,7 +103,12 @@ async fn a_cost_beyond_any_sum_is_invalid_and_the_operator_carries_on() -> anyho
 
     // The operator is still running and still governs: another request becomes Active,
     // and no reconcile panicked on the way.
-    assert_eq!(with_operator(|o| o.running()), Some(true), "{}", operator_log());
+    assert_eq!(
+        with_operator(|o| o.running()),
+        Some(true),
+        "{}",
+        operator_log()
+    );
     file(
         &admin,
         &ns,

@@ -36,6 +36,12 @@ fn step_seconds(window_seconds: i64) -> i64 {
     (window_seconds / 120).max(15)
 }
 
+/// `v` as a share of `of`. Checked (issue 14): a large use over a tiny grant (`1m` CPU)
+/// is beyond any ratio, and a zero grant has none; either way no figure, never a panic.
+fn share(v: Option<Decimal>, of: Decimal) -> Option<Decimal> {
+    v.and_then(|v| v.checked_div(of))
+}
+
 /// Reads the usage of `namespace` over `window_seconds` against `grant`.
 pub async fn usage(
     client: &Client,
@@ -60,18 +66,14 @@ pub async fn usage(
     let avg_used = scalar(client, &format!("avg_over_time({used}{range})")).await?;
     let avg_capacity = scalar(client, &format!("avg_over_time({capacity}{range})")).await?;
 
-    let ratio = |v: Option<Decimal>, of: Decimal| v.filter(|_| !of.is_zero()).map(|v| v / of);
-    let storage = match (avg_used, avg_capacity) {
-        (Some(u), Some(c)) if !c.is_zero() => Some(u / c),
-        _ => None,
-    };
+    let storage = avg_used.and_then(|u| share(Some(u), avg_capacity?));
     Ok(Usage {
         ratios: Ratios {
-            cpu: ratio(avg_cpu, grant.get(ResourceKind::Cpu)),
-            memory: ratio(avg_memory, grant.get(ResourceKind::Memory)),
+            cpu: share(avg_cpu, grant.get(ResourceKind::Cpu)),
+            memory: share(avg_memory, grant.get(ResourceKind::Memory)),
             storage,
             storage_free: match (avg_used, avg_capacity) {
-                (Some(u), Some(c)) => Some((c - u).max(Decimal::ZERO)),
+                (Some(u), Some(c)) => Some(c.saturating_sub(u).max(Decimal::ZERO)),
                 _ => None,
             },
         },
@@ -99,6 +101,18 @@ pub fn allocation(quota: &k8s_openapi::api::core::v1::ResourceQuota) -> Option<R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_beyond_any_ratio_or_of_nothing_is_no_figure() {
+        let tiny = Decimal::new(1, 3); // a `1m` CPU grant
+        assert_eq!(share(Some(Decimal::MAX), tiny), None);
+        assert_eq!(share(Some(Decimal::ONE), Decimal::ZERO), None);
+        assert_eq!(share(None, tiny), None);
+        assert_eq!(
+            share(Some(Decimal::new(5, 4)), tiny),
+            Some(Decimal::new(5, 1))
+        );
+    }
 
     #[test]
     fn steps_stay_reasonable() {
