@@ -19,4 +19,8 @@ pub mod tenant;
 pub mod utilization;
 
 #[cfg(test)]
+mod cost_overflow_tests;
+#[cfg(test)]
+mod no_panic_gen;
+#[cfg(test)]
 mod no_panic_tests;
