@@ -3,16 +3,13 @@
 //! wakes this controller to mark it Applied.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{SubsecRound, Utc};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
-use super::{
-    Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, write_status,
-};
+use super::{Context, Error, PolicyLookup, guard, publish, requeue_at, write_status};
 use crate::api::{ChangePhase, CloudResourceRequest, ResourceChange, ResourceChangeStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::change::{ChangeInputs, decide};
@@ -20,48 +17,23 @@ use crate::policy::change::{ChangeInputs, decide};
 /// The kind, for metrics.
 pub const KIND: &str = "ResourceChange";
 
-/// Reconciles one change.
+/// Reconciles one change (under the shared guards: readiness, metrics, panics).
 pub async fn reconcile(obj: Arc<ResourceChange>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    if !ctx.stores_ready() {
-        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
-    }
-    if ctx.quarantine.holds(obj.as_ref()) {
-        // The store's copy is stale: the object no longer decodes (crate::decode). Left
-        // alone until it decodes again; its watch event wakes it then.
-        return Ok(Requeue::await_change());
-    }
-    let started = Instant::now();
-    let result = reconcile_change(&obj, &ctx).await;
-    ctx.metrics.observe_reconcile(KIND, started.elapsed());
-    if result.is_ok() {
-        reset_backoff(&ctx, &obj.uid().unwrap_or_default());
-    }
-    result
+    guard::reconcile(KIND, obj, ctx, |obj, ctx| async move {
+        reconcile_change(&obj, &ctx).await
+    })
+    .await
 }
 
-/// Counts the failure and backs off per object.
+/// The shared error policy.
 pub fn error_policy(obj: Arc<ResourceChange>, err: &Error, ctx: Arc<Context>) -> Requeue {
-    ctx.metrics.observe_failure(KIND, err.category());
-    tracing::warn!(change = %obj.name_any(), category = err.category(), error = %err, "reconcile failed");
-    backoff(&ctx, &obj.uid().unwrap_or_default())
+    guard::error_policy(KIND, &*obj, err, &ctx)
 }
 
 async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue, Error> {
-    let name = obj
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.name"))?;
-    let namespace = obj
-        .metadata
-        .namespace
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
-    let uid = obj
-        .metadata
-        .uid
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.uid"))?;
+    let name = guard::name(obj)?;
+    let namespace = guard::namespace(obj)?;
+    let uid = guard::uid(obj)?;
     // Whole seconds: status timestamps stay readable, and a deadline is never acted on early.
     let now = Utc::now().trunc_subsecs(0);
     let current = obj.status.clone().unwrap_or_default();

@@ -3,16 +3,13 @@
 //! tenant namespace; the request wakes this controller again when it is `Reclaimed`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{SubsecRound, Utc};
+use kube::Api;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
 
-use super::{
-    Context, Error, PolicyLookup, backoff, publish, requeue_at, reset_backoff, write_status,
-};
+use super::{Context, Error, PolicyLookup, guard, publish, requeue_at, write_status};
 use crate::api::{CloudResourceRequest, ExitRequest, ExitRequestStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::exit::{ExitInputs, decide};
@@ -20,43 +17,22 @@ use crate::policy::exit::{ExitInputs, decide};
 /// The kind, for metrics.
 pub const KIND: &str = "ExitRequest";
 
-/// Reconciles one exit.
+/// Reconciles one exit (under the shared guards: readiness, metrics, panics).
 pub async fn reconcile(obj: Arc<ExitRequest>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    if !ctx.stores_ready() {
-        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
-    }
-    if ctx.quarantine.holds(obj.as_ref()) {
-        // The store's copy is stale: the object no longer decodes (crate::decode). Left
-        // alone until it decodes again; its watch event wakes it then.
-        return Ok(Requeue::await_change());
-    }
-    let started = Instant::now();
-    let result = reconcile_exit(&obj, &ctx).await;
-    ctx.metrics.observe_reconcile(KIND, started.elapsed());
-    if result.is_ok() {
-        reset_backoff(&ctx, &obj.uid().unwrap_or_default());
-    }
-    result
+    guard::reconcile(KIND, obj, ctx, |obj, ctx| async move {
+        reconcile_exit(&obj, &ctx).await
+    })
+    .await
 }
 
-/// Counts the failure and backs off per object.
+/// The shared error policy.
 pub fn error_policy(obj: Arc<ExitRequest>, err: &Error, ctx: Arc<Context>) -> Requeue {
-    ctx.metrics.observe_failure(KIND, err.category());
-    tracing::warn!(exit = %obj.name_any(), category = err.category(), error = %err, "reconcile failed");
-    backoff(&ctx, &obj.uid().unwrap_or_default())
+    guard::error_policy(KIND, &*obj, err, &ctx)
 }
 
 async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Error> {
-    let name = obj
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.name"))?;
-    let namespace = obj
-        .metadata
-        .namespace
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
+    let name = guard::name(obj)?;
+    let namespace = guard::namespace(obj)?;
     // Whole seconds: status timestamps stay readable, and a deadline is never acted on early.
     let now = Utc::now().trunc_subsecs(0);
     let filed_at = obj

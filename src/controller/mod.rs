@@ -6,6 +6,7 @@
 pub mod calendar_wakes;
 pub mod change;
 pub mod exit;
+pub mod guard;
 pub mod measure;
 pub mod policy;
 pub mod prometheus;
@@ -49,6 +50,10 @@ pub enum Error {
     /// A value could not be serialized for the API.
     #[error("cannot serialize: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// The reconcile panicked (a bug); caught by [`guard::reconcile`] so that only this
+    /// object waits and retries (issue 14). The text is the panic's message, cut short.
+    #[error("reconcile panicked: {0}")]
+    Panic(String),
 }
 
 impl Error {
@@ -62,6 +67,7 @@ impl Error {
             Error::Kube(_) => "transport",
             Error::MissingMetadata(_) => "metadata",
             Error::Serialize(_) => "serialize",
+            Error::Panic(_) => "panic",
         }
     }
 }

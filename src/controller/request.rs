@@ -5,7 +5,6 @@
 //! cleanup that is not done yet is an error and would be retried and counted as a failure.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{SubsecRound, Utc};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -14,8 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::{
-    Context, Error, PolicyLookup, backoff, measure, publish, requeue_at, reset_backoff, tenant,
-    write_status,
+    Context, Error, PolicyLookup, guard, measure, publish, requeue_at, tenant, write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
@@ -33,33 +31,20 @@ pub const FINALIZER: &str = "govcloud.io/tenant-protection";
 /// The kind, for metrics.
 pub const KIND: &str = "CloudResourceRequest";
 
-/// Reconciles one request.
+/// Reconciles one request (under the shared guards: readiness, metrics, panics).
 pub async fn reconcile(
     req: Arc<CloudResourceRequest>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, Error> {
-    if !ctx.stores_ready() {
-        return Ok(Requeue::requeue(super::STORES_LOADING_RETRY));
-    }
-    if ctx.quarantine.holds(req.as_ref()) {
-        // The store's copy is stale: the object no longer decodes (crate::decode). Left
-        // alone until it decodes again; its watch event wakes it then.
-        return Ok(Requeue::await_change());
-    }
-    let started = Instant::now();
-    let result = reconcile_request(&req, &ctx).await;
-    ctx.metrics.observe_reconcile(KIND, started.elapsed());
-    if result.is_ok() {
-        reset_backoff(&ctx, &req.uid().unwrap_or_default());
-    }
-    result
+    guard::reconcile(KIND, req, ctx, |req, ctx| async move {
+        reconcile_request(&req, &ctx).await
+    })
+    .await
 }
 
-/// Counts the failure and backs off per object.
+/// The shared error policy.
 pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Context>) -> Requeue {
-    ctx.metrics.observe_failure(KIND, err.category());
-    tracing::warn!(request = %req.name_any(), namespace = req.namespace().unwrap_or_default(), category = err.category(), error = %err, "reconcile failed");
-    backoff(&ctx, &req.uid().unwrap_or_default())
+    guard::error_policy(KIND, &*req, err, &ctx)
 }
 
 /// Whether a request holds pool capacity: granted and not yet reclaimed.
@@ -77,21 +62,9 @@ fn policy_of(req: &CloudResourceRequest, ctx: &Context) -> String {
 }
 
 async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<Requeue, Error> {
-    let name = req
-        .metadata
-        .name
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.name"))?;
-    let namespace = req
-        .metadata
-        .namespace
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
-    let uid = req
-        .metadata
-        .uid
-        .as_deref()
-        .ok_or(Error::MissingMetadata("metadata.uid"))?;
+    let name = guard::name(req)?;
+    let namespace = guard::namespace(req)?;
+    let uid = guard::uid(req)?;
     let generation = req.metadata.generation.unwrap_or(0);
     let api: Api<CloudResourceRequest> = Api::namespaced(ctx.client.clone(), namespace);
     let current = req.status.clone().unwrap_or_default();

@@ -305,14 +305,41 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     let after = grant.overlay(&resources);
     let cost = |a: &Amounts, c: RequestClass| {
         if rules.class(c).is_some_and(|l| l.free) {
-            Decimal::ZERO
+            Ok(Decimal::ZERO)
         } else {
             a.monthly_cost(&rules.prices)
         }
     };
     let (old_cost, new_cost) = (cost(&grant, class), cost(&after, new_class));
+    // Issue 14: a cost beyond any sum of money is a field error, never a panic: this
+    // change's amount when it sets the kind, else the request's grant at today's prices.
+    if let Some(overflow) = new_cost.err().or(old_cost.err())
+        && !decided_before
+    {
+        let error = if resources.has(overflow.0) {
+            overflow.field_error("spec.resources", &rules.name)
+        } else {
+            FieldError::new(
+                "spec.request",
+                format!(
+                    "the grant of {:?} costs beyond any amount of money at spec.prices.{} of policy {:?}",
+                    i.spec.request,
+                    overflow.0.key(),
+                    rules.name
+                ),
+            )
+        };
+        return invalid(st, error.to_string());
+    }
+    // Already decided: the decision stands, and a cost beyond range reads as the largest.
+    let (old_cost, new_cost) = (
+        old_cost.unwrap_or(Decimal::MAX),
+        new_cost.unwrap_or(Decimal::MAX),
+    );
+    // Both are ≥ 0 and ≤ MAX, so the difference is in range; the ratio may not be (a
+    // tiny old cost): beyond range it is the largest ratio.
     let delta = new_cost - old_cost;
-    let ratio = (!old_cost.is_zero()).then(|| delta / old_cost);
+    let ratio = (!old_cost.is_zero()).then(|| delta.checked_div(old_cost).unwrap_or(Decimal::MAX));
     st.cost_delta = Some(CostDelta {
         monthly: format_money(delta),
         ratio: ratio.map(format_ratio),
@@ -345,7 +372,7 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
                 format_money(delta),
                 rules.currency,
                 ratio
-                    .map(|r| format!("{}%", (r * Decimal::ONE_HUNDRED).round_dp(1)))
+                    .map(|r| format!("{}%", r.saturating_mul(Decimal::ONE_HUNDRED).round_dp(1)))
                     .unwrap_or_else(|| "from zero".into()),
                 rules
                     .justification_monthly_cost
@@ -353,7 +380,10 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
                     .unwrap_or_default(),
                 rules
                     .justification_ratio
-                    .map(|r| (r * Decimal::ONE_HUNDRED).normalize().to_string())
+                    .map(|r| r
+                        .saturating_mul(Decimal::ONE_HUNDRED)
+                        .normalize()
+                        .to_string())
                     .unwrap_or_default()
             ),
         );
@@ -369,14 +399,24 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     let escalate = match (rules.escalate_above_project_quota, &project_quota) {
         (Some(share), Some(q)) => ResourceKind::ALL
             .iter()
-            .any(|k| q.has(*k) && after.get(*k) > q.get(*k) * share),
+            // A share of the quota beyond the largest decimal is exceeded by nothing.
+            .any(|k| {
+                q.has(*k)
+                    && q.get(*k)
+                        .checked_mul(share)
+                        .is_some_and(|cap| after.get(*k) > cap)
+            }),
         _ => false,
     };
     st.requires_escalation = Some(escalate);
     if escalate {
         let share = rules
             .escalate_above_project_quota
-            .map(|s| (s * Decimal::ONE_HUNDRED).normalize().to_string())
+            .map(|s| {
+                s.saturating_mul(Decimal::ONE_HUNDRED)
+                    .normalize()
+                    .to_string()
+            })
             .unwrap_or_default();
         wanted.push(Wanted::yes(REQUIRES_ESCALATION, "AboveProjectQuota", format!("the new total exceeds {share}% of the project quota: the economic-informatization department must approve too (SH 20)")));
     }

@@ -149,18 +149,14 @@ impl BatchedUsage {
     /// capacity, the peaks as read. A figure with no series for the namespace is absent.
     pub fn usage(&self, namespace: &str, grant: &Amounts) -> Usage {
         let get = |m: &BTreeMap<String, Decimal>| m.get(namespace).copied();
-        let ratio = |v: Option<Decimal>, of: Decimal| v.filter(|_| !of.is_zero()).map(|v| v / of);
         let (used, capacity) = (get(&self.avg_used), get(&self.avg_capacity));
         Usage {
             ratios: Ratios {
-                cpu: ratio(get(&self.avg_cpu), grant.get(ResourceKind::Cpu)),
-                memory: ratio(get(&self.avg_memory), grant.get(ResourceKind::Memory)),
-                storage: match (used, capacity) {
-                    (Some(u), Some(c)) if !c.is_zero() => Some(u / c),
-                    _ => None,
-                },
+                cpu: share(get(&self.avg_cpu), grant.get(ResourceKind::Cpu)),
+                memory: share(get(&self.avg_memory), grant.get(ResourceKind::Memory)),
+                storage: capacity.and_then(|c| share(used, c)),
                 storage_free: match (used, capacity) {
-                    (Some(u), Some(c)) => Some((c - u).max(Decimal::ZERO)),
+                    (Some(u), Some(c)) => Some(c.saturating_sub(u).max(Decimal::ZERO)),
                     _ => None,
                 },
             },
@@ -168,6 +164,12 @@ impl BatchedUsage {
             peak_memory: get(&self.peak_memory),
         }
     }
+}
+
+/// `v` as a share of `of`. Checked (issue 14): a large use over a tiny grant (`1m` CPU) is
+/// beyond any ratio, and a zero grant has none; either way no figure, never a panic.
+pub fn share(v: Option<Decimal>, of: Decimal) -> Option<Decimal> {
+    v.and_then(|v| v.checked_div(of))
 }
 
 #[cfg(test)]

@@ -161,3 +161,15 @@ fn each_tenant_gets_its_own_figures_from_the_batch() {
     // A zero grant gives no ratio rather than a division by zero.
     assert_eq!(batch.usage("a", &Amounts::default()).ratios.cpu, None);
 }
+
+#[test]
+fn a_share_beyond_any_ratio_or_of_nothing_is_no_figure() {
+    let tiny = Decimal::new(1, 3); // a `1m` CPU grant
+    assert_eq!(share(Some(Decimal::MAX), tiny), None);
+    assert_eq!(share(Some(Decimal::ONE), Decimal::ZERO), None);
+    assert_eq!(share(None, tiny), None);
+    assert_eq!(
+        share(Some(Decimal::new(5, 4)), tiny),
+        Some(Decimal::new(5, 1))
+    );
+}

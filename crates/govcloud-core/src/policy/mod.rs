@@ -24,6 +24,12 @@ pub mod unknown;
 pub mod utilization;
 
 #[cfg(test)]
+mod cost_overflow_tests;
+#[cfg(test)]
+mod no_panic_gen;
+#[cfg(test)]
+mod no_panic_tests;
+#[cfg(test)]
 mod preset_deadlines_change_exit_tests;
 #[cfg(test)]
 mod preset_deadlines_tests;

@@ -29,8 +29,12 @@ impl FieldError {
     }
 }
 
-/// The largest amount accepted for any resource (in base units): beyond any real pool,
-/// and small enough that cost arithmetic cannot overflow.
+/// The largest amount accepted for any resource (in base units): beyond any real pool.
+/// It does NOT keep cost arithmetic in range: prices have no upper bound in the schema
+/// beyond 12 digits, and `1E` CPUs at 80 billion a vCPU already exceed the largest
+/// decimal (about 7.9e28). Every product and sum of amounts and prices is therefore
+/// checked ([`Amounts::monthly_cost`]), so an absurd amount is a field error, never a
+/// panic (issue 14).
 fn max_amount() -> Decimal {
     Decimal::from(1u64 << 60) // 1 EiB
 }
@@ -224,6 +228,24 @@ impl ResourceKind {
     }
 }
 
+/// A monthly cost beyond any amount of money: the amount of this kind at its price (or the
+/// total once it is added) exceeds the largest decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CostOverflow(pub ResourceKind);
+
+impl CostOverflow {
+    /// The error on `{prefix}.{kind}` (`spec.resources.cpu`), naming the policy's price.
+    pub fn field_error(self, prefix: &str, policy: &str) -> FieldError {
+        let key = self.0.key();
+        FieldError::new(
+            format!("{prefix}.{key}"),
+            format!(
+                "at the price spec.prices.{key} of policy {policy:?} the monthly cost is beyond any amount of money: ask for less, or correct the price"
+            ),
+        )
+    }
+}
+
 /// Parsed amounts in base units; a kind left out is `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Amounts(pub [Option<Decimal>; 6]);
@@ -273,12 +295,14 @@ impl Amounts {
     }
 
     /// Adds `other` kind by kind (absent counts as zero; present in either stays present).
+    /// A sum beyond the largest decimal saturates: it is compared with capacities, and a
+    /// saturated total exceeds every one of them, which is the right answer (issue 14).
     pub fn plus(&self, other: &Amounts) -> Amounts {
         let mut out = Amounts::default();
         for i in 0..6 {
             out.0[i] = match (self.0[i], other.0[i]) {
                 (None, None) => None,
-                (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+                (a, b) => Some(a.unwrap_or_default().saturating_add(b.unwrap_or_default())),
             };
         }
         out
@@ -299,12 +323,18 @@ impl Amounts {
             .all(|k| self.get(k) <= before.get(k))
     }
 
-    /// Monthly cost at `prices` (per priced unit).
-    pub fn monthly_cost(&self, prices: &[Decimal; 6]) -> Decimal {
-        ResourceKind::ALL
-            .into_iter()
-            .map(|k| self.get(k) / k.price_unit() * prices[k as usize])
-            .sum()
+    /// Monthly cost at `prices` (per priced unit). Checked: an amount at a price whose
+    /// cost (or the running total) exceeds the largest decimal names that kind, for the
+    /// caller to report as a field error (issue 14).
+    pub fn monthly_cost(&self, prices: &[Decimal; 6]) -> Result<Decimal, CostOverflow> {
+        let mut total = Decimal::ZERO;
+        for k in ResourceKind::ALL {
+            total = (self.get(k) / k.price_unit())
+                .checked_mul(prices[k as usize])
+                .and_then(|cost| total.checked_add(cost))
+                .ok_or(CostOverflow(k))?;
+        }
+        Ok(total)
     }
 
     /// Back to API form with canonical strings (`128Gi`, `32`, `500m`).
@@ -340,8 +370,11 @@ pub fn format_quantity(kind: ResourceKind, v: Decimal) -> String {
     if v.fract().is_zero() {
         format!("{}", v.normalize())
     } else {
-        let milli = (v * Decimal::from(1000)).round();
-        format!("{}m", milli.normalize())
+        match v.checked_mul(Decimal::from(1000)) {
+            Some(milli) => format!("{}m", milli.round().normalize()),
+            // Too large for milli-units: the plain decimal is still a valid quantity.
+            None => format!("{}", v.normalize()),
+        }
     }
 }
 
@@ -406,7 +439,7 @@ mod tests {
         let mut prices = prices;
         prices[2] = Decimal::new(40, 2);
         // 32*60 + 128*15 + 2048*0.40 + 0 + 300 + 100 = 1920 + 1920 + 819.2 + 400
-        assert_eq!(format_money(a.monthly_cost(&prices)), "5059.20");
+        assert_eq!(format_money(a.monthly_cost(&prices).unwrap()), "5059.20");
     }
 
     #[test]

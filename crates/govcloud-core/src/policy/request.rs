@@ -187,6 +187,11 @@ pub fn validate(
     {
         errors.push(FieldError::new("spec.resources", "asks for nothing: give at least one of cpu, memory, storage, gpu, loadBalancers, publicIPs"));
     }
+    // Issue 14: an amount whose cost at the policy's prices is beyond any sum of money is
+    // refused here, naming the field, instead of overflowing when the grant is billed.
+    if let Err(overflow) = requested.monthly_cost(&rules.prices) {
+        errors.push(overflow.field_error("spec.resources", &rules.name));
+    }
     let project_quota = match spec.project.as_ref().and_then(|p| p.quota.as_ref()) {
         None => None,
         Some(q) => Amounts::parse("spec.project.quota", q)
@@ -261,17 +266,18 @@ pub fn validate(
             match &project_quota {
                 None => errors.push(FieldError::new(
                     "spec.project.quota",
-                    format!("a {} request needs the project quota: it may use at most {}% of it (SH 22)", spec.class.as_str(), share * rust_decimal::Decimal::ONE_HUNDRED),
+                    format!("a {} request needs the project quota: it may use at most {}% of it (SH 22)", spec.class.as_str(), share.saturating_mul(rust_decimal::Decimal::ONE_HUNDRED)),
                 )),
                 Some(quota) => {
                     for kind in ResourceKind::ALL {
-                        let cap = quota.get(kind) * share;
-                        if requested.get(kind) > cap {
+                        // No cap beyond the largest decimal: nothing exceeds it.
+                        let cap = quota.get(kind).checked_mul(share);
+                        if cap.is_some_and(|cap| requested.get(kind) > cap) {
                             errors.push(FieldError::new(
                                 format!("spec.resources.{}", kind.key()),
                                 format!(
                                     "exceeds {}% of the project quota ({} of {}) allowed for {} (SH 22)",
-                                    (share * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
+                                    share.saturating_mul(rust_decimal::Decimal::ONE_HUNDRED).normalize(),
                                     super::quantity::format_quantity(kind, requested.get(kind)),
                                     super::quantity::format_quantity(kind, quota.get(kind)),
                                     spec.class.as_str()
@@ -939,15 +945,17 @@ fn lifecycle_granted(
     let started = st.billing.as_ref().and_then(|b| b.started_at);
     let stopped = st.billing.as_ref().and_then(|b| b.stopped_at);
     let free = rules.class(class).is_some_and(|c| c.free);
+    // A grant validated at cheaper prices may cost more than any sum of money at the
+    // policy's current ones (issue 14): no figure is shown then, rather than a wrong one.
     let monthly = if free {
-        "0.00".to_string()
+        Some("0.00".to_string())
     } else {
-        format_money(grant.monthly_cost(&rules.prices))
+        grant.monthly_cost(&rules.prices).ok().map(format_money)
     };
     let billing = |started_at, stopped_at| Billing {
         started_at,
         stopped_at,
-        monthly_cost: Some(monthly.clone()),
+        monthly_cost: monthly.clone(),
         currency: Some(rules.currency.clone()),
     };
 

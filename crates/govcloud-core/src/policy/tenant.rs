@@ -47,7 +47,12 @@ pub fn default_name(namespace: &str, name: &str) -> String {
     let hash = fnv1a(full.as_bytes());
     let mut suffix = String::new();
     let _ = write!(suffix, "{:010x}", hash & 0xff_ffff_ffff);
-    let keep = MAX_NAMESPACE_LEN - suffix.len() - 1;
+    // Cut on a character boundary: the API server admits only ASCII names, but this
+    // function must not panic on whatever it is given (issue 14).
+    let mut keep = MAX_NAMESPACE_LEN - suffix.len() - 1;
+    while !full.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let head = full[..keep].trim_end_matches('-');
     format!("{head}-{suffix}")
 }
@@ -194,7 +199,8 @@ pub fn quota_hard(grant: &Amounts, closed: bool) -> BTreeMap<String, String> {
 pub fn used_ratio(used: &str, hard: &str) -> Option<Decimal> {
     let u = super::quantity::parse_quantity(used).ok()?;
     let h = super::quantity::parse_quantity(hard).ok()?;
-    if h.is_zero() { None } else { Some(u / h) }
+    // Checked: a tiny hard limit under a large use is beyond any ratio (issue 14).
+    u.checked_div(h)
 }
 
 #[cfg(test)]

@@ -136,7 +136,13 @@ fn ratios(f: &UtilizationFigures) -> Ratios {
 }
 
 fn pct(d: Decimal) -> String {
-    format!("{}%", (d * Decimal::ONE_HUNDRED).round_dp(1).normalize())
+    // Saturating: a ratio read back from a status may be any decimal (issue 14).
+    format!(
+        "{}%",
+        d.saturating_mul(Decimal::ONE_HUNDRED)
+            .round_dp(1)
+            .normalize()
+    )
 }
 
 /// Resources found low or high: `(key, phrase)`.
@@ -217,13 +223,17 @@ pub fn downsize_target(
     let headroom = Decimal::new(12, 1);
     let gib = Decimal::from(1u64 << 30);
     if let Some(p) = peak_cpu {
-        let target = (p * headroom).ceil().max(Decimal::ONE);
+        // Saturating (issue 14): a peak that large is never below the grant anyway.
+        let target = p.saturating_mul(headroom).ceil().max(Decimal::ONE);
         if target < grant.get(ResourceKind::Cpu) {
             out.0[ResourceKind::Cpu as usize] = Some(target);
         }
     }
     if let Some(p) = peak_memory {
-        let target = ((p * headroom) / gib).ceil().max(Decimal::ONE) * gib;
+        let target = (p.saturating_mul(headroom) / gib)
+            .ceil()
+            .max(Decimal::ONE)
+            .saturating_mul(gib);
         if target < grant.get(ResourceKind::Memory) {
             out.0[ResourceKind::Memory as usize] = Some(target);
         }
@@ -346,7 +356,10 @@ pub fn evaluate(i: &UtilizationInputs<'_>) -> UtilizationOutcome {
     let open = st.notice.as_ref().is_some_and(|n| n.outcome.is_none());
     let resolved_long_ago = st.notice.as_ref().is_some_and(|n| {
         matches!(n.outcome.as_deref(), Some("Downsized") | Some("Improved"))
-            && i.now >= n.issued_at + chrono::Duration::seconds(window_seconds(u.window))
+            // Checked (issue 14): a window beyond any time span never comes round.
+            && chrono::TimeDelta::try_seconds(window_seconds(u.window))
+                .and_then(|w| n.issued_at.checked_add_signed(w))
+                .is_some_and(|due| i.now >= due)
     });
     if !lows.is_empty() && (st.notice.is_none() || resolved_long_ago) {
         let respond_by = deadline::add(i.now, u.respond_within, i.calendar, i.rules.time_zone).at;
@@ -412,8 +425,11 @@ fn downsize_from_allocation(grant: &Amounts, st: &Utilization) -> Option<Amounts
     let a = st.allocation.as_ref().map(ratios)?;
     downsize_target(
         grant,
-        a.cpu.map(|r| r * grant.get(ResourceKind::Cpu)),
-        a.memory.map(|r| r * grant.get(ResourceKind::Memory)),
+        // Saturating: the ratios are read back from the status (issue 14).
+        a.cpu
+            .map(|r| r.saturating_mul(grant.get(ResourceKind::Cpu))),
+        a.memory
+            .map(|r| r.saturating_mul(grant.get(ResourceKind::Memory))),
     )
 }
 
@@ -421,7 +437,8 @@ fn downsize_from_allocation(grant: &Amounts, st: &Utilization) -> Option<Amounts
 pub fn window_seconds(d: super::duration::PolicyDuration) -> i64 {
     use super::duration::PolicyDuration as D;
     match d {
-        D::Seconds(s) => s as i64,
+        // Saturating: a count of seconds beyond i64 is not wrapped into a negative one.
+        D::Seconds(s) => i64::try_from(s).unwrap_or(i64::MAX),
         D::Days(n) => i64::from(n) * 86_400,
         D::WorkingDays(n) => i64::from(n) * 120_960,
         D::Months(n) => i64::from(n) * 30 * 86_400,

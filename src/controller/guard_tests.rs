@@ -1,0 +1,218 @@
+//! The panic guard without a cluster: the context's client points at a closed loopback
+//! port, so the Warning Event is attempted, fails, and is only logged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+
+use super::super::{Config, Context, Error};
+use super::{error_policy, reconcile};
+use crate::api::{
+    CloudResourceRequest, ExitRequest, GovCloudPolicy, GovCloudPolicySpec, ResourceChange,
+    WorkCalendar,
+};
+use crate::metrics::Metrics;
+
+/// The store writers: kept alive, or the stores would read as never ready.
+struct Writers {
+    _policies: Writer<GovCloudPolicy>,
+    _calendars: Writer<WorkCalendar>,
+    _requests: Writer<CloudResourceRequest>,
+    _exits: Writer<ExitRequest>,
+    _changes: Writer<ResourceChange>,
+    _namespaces: Writer<Namespace>,
+}
+
+fn store<K>(ready: bool) -> (reflector::Store<K>, Writer<K>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let (reader, mut writer) = reflector::store::<K>();
+    if ready {
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+    }
+    (reader, writer)
+}
+
+fn context(ready: bool) -> (Arc<Context>, Writers) {
+    // Port 9 (discard) on loopback: nothing listens, every API call fails at once.
+    let client = kube::Client::try_from(kube::Config::new(
+        "http://127.0.0.1:9".parse().expect("a valid URL"),
+    ))
+    .expect("a client");
+    let (policies, w1) = store(ready);
+    let (calendars, w2) = store(ready);
+    let (requests, w3) = store(ready);
+    let (exits, w4) = store(ready);
+    let (changes, w5) = store(ready);
+    let (namespaces, w6) = store(ready);
+    let metrics = Arc::new(Metrics::new());
+    let ctx = Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "govcloud-operator".into(),
+                instance: None,
+            },
+        ),
+        quarantine: Arc::new(crate::decode::Quarantine::new(metrics.clone(), None)),
+        metrics,
+        config: Config {
+            namespace: "govcloud-system".into(),
+            default_policy: "shanghai".into(),
+            max_requeue: Duration::from_secs(300),
+            utilization_interval: Duration::from_secs(3600),
+        },
+        policies,
+        calendars,
+        requests,
+        exits,
+        capacity: tokio::sync::Mutex::new(Default::default()),
+        retries: std::sync::Mutex::new(HashMap::new()),
+        changes,
+        wake: crate::controller::wake_channel().0,
+        wake_changes: crate::controller::wake_channel().0,
+        wake_exits: crate::controller::wake_channel().0,
+        namespaces,
+        prometheus: None,
+        measurements: std::sync::Mutex::new(HashMap::new()),
+        verified_at: std::sync::Mutex::new(HashMap::new()),
+    };
+    let writers = Writers {
+        _policies: w1,
+        _calendars: w2,
+        _requests: w3,
+        _exits: w4,
+        _changes: w5,
+        _namespaces: w6,
+    };
+    (Arc::new(ctx), writers)
+}
+
+fn policy(name: &str, uid: &str) -> Arc<GovCloudPolicy> {
+    let mut p = GovCloudPolicy::new(name, GovCloudPolicySpec::default());
+    p.metadata.uid = Some(uid.into());
+    Arc::new(p)
+}
+
+#[tokio::test]
+async fn a_panicking_reconcile_is_an_error_of_that_object_alone() {
+    let (ctx, _writers) = context(true);
+    let bad = policy("bad", "uid-bad");
+    let result = reconcile("GovCloudPolicy", bad.clone(), ctx.clone(), |_, _| async {
+        let amounts: Vec<u64> = Vec::new();
+        // A bug: an index out of range.
+        let _ = amounts[usize::from(amounts.is_empty())];
+        Ok(Requeue::await_change())
+    })
+    .await;
+    let err = result.expect_err("a panic is an error, not an unwinding controller");
+    assert!(
+        matches!(&err, Error::Panic(m) if m.contains("index out of bounds")),
+        "{err}"
+    );
+    assert_eq!(err.category(), "panic");
+
+    // kube-runtime hands the error to the error policy: counted by category (no object
+    // name or text in the labels) and retried with this object's own backoff.
+    let requeue = error_policy("GovCloudPolicy", &*bad, &err, &ctx);
+    assert_eq!(requeue, Requeue::requeue(Duration::from_secs(1)));
+    let again = error_policy("GovCloudPolicy", &*bad, &err, &ctx);
+    assert_eq!(again, Requeue::requeue(Duration::from_secs(2)));
+    let text = ctx.metrics.encode();
+    assert!(
+        text.contains(
+            "govcloud_reconcile_failures_total{kind=\"GovCloudPolicy\",category=\"panic\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("index out of bounds") && !text.contains("uid-bad"),
+        "{text}"
+    );
+
+    // Everything else goes on: another object reconciles, and its backoff is its own.
+    let good = policy("good", "uid-good");
+    let ok = reconcile("GovCloudPolicy", good.clone(), ctx.clone(), |_, _| async {
+        Ok(Requeue::await_change())
+    })
+    .await;
+    assert_eq!(
+        ok.expect("the next object is unaffected"),
+        Requeue::await_change()
+    );
+    let retries = ctx
+        .retries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    assert_eq!(retries.get("uid-bad"), Some(&2));
+    assert_eq!(retries.get("uid-good"), None);
+    assert!(
+        ctx.metrics
+            .encode()
+            .contains("govcloud_reconciles_total{kind=\"GovCloudPolicy\"} 2"),
+        "both reconciles are timed and counted"
+    );
+
+    // The same object, fixed, succeeds and its backoff starts over.
+    let fixed = reconcile("GovCloudPolicy", bad.clone(), ctx.clone(), |_, _| async {
+        Ok(Requeue::await_change())
+    })
+    .await;
+    assert!(fixed.is_ok());
+    let retries = ctx
+        .retries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    assert_eq!(retries.get("uid-bad"), None);
+}
+
+#[tokio::test]
+async fn a_panic_with_a_long_formatted_message_is_cut_short() {
+    let (ctx, _writers) = context(true);
+    let long = "x".repeat(5000);
+    let result = reconcile("GovCloudPolicy", policy("p", "u"), ctx, |_, _| async move {
+        if !long.is_empty() {
+            panic!("bad state: {long}");
+        }
+        Ok(Requeue::await_change())
+    })
+    .await;
+    match result {
+        Err(Error::Panic(m)) => {
+            assert!(m.starts_with("bad state: xxx"), "{m}");
+            assert!(m.chars().count() <= 301, "{}", m.len());
+        }
+        other => panic!("expected Error::Panic, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_reconciled_before_the_stores_are_loaded() {
+    let (ctx, _writers) = context(false);
+    let result = reconcile(
+        "GovCloudPolicy",
+        policy("p", "u"),
+        ctx.clone(),
+        |_, _| async { panic!("must not run before the stores are ready") },
+    )
+    .await;
+    assert_eq!(
+        result.expect("a short requeue"),
+        Requeue::requeue(super::STORES_LOADING_RETRY)
+    );
+    assert!(
+        !ctx.metrics.encode().contains("govcloud_reconciles_total{"),
+        "a deferred reconcile is not counted as one"
+    );
+}
