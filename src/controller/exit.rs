@@ -9,7 +9,7 @@ use kube::Api;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{Context, Error, PolicyLookup, guard, publish, requeue_at, write_status};
+use super::{Context, Error, guard, publish, requeue_at, write_status};
 use crate::api::{CloudResourceRequest, ExitRequest, ExitRequestStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::exit::{ExitInputs, decide};
@@ -45,17 +45,11 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
     let request = ctx
         .requests
         .get(&ObjectRef::<CloudResourceRequest>::new(&obj.spec.request).within(namespace));
-    let policy_name = request.as_ref().map(|r| {
-        r.spec
-            .policy
-            .clone()
-            .unwrap_or_else(|| ctx.config.default_policy.clone())
-    });
-    let lookup = policy_name.as_deref().map(|p| ctx.policy(p));
+    let found = request.as_ref().and_then(|r| ctx.rules_of(r));
     let fallback = Calendar::cn_statutory();
-    let (rules, calendar) = match &lookup {
-        Some(PolicyLookup::Ready(r, c)) => (Some(r.as_ref()), c),
-        _ => (None, &fallback),
+    let (rules, calendar) = match &found {
+        Some((r, c)) => (Some(r), c),
+        None => (None, &fallback),
     };
     let outcome = decide(&ExitInputs {
         generation: obj.metadata.generation.unwrap_or(0),

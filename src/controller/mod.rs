@@ -28,10 +28,14 @@ use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
+use crate::api::{
+    CloudResourceRequest, CloudResourceRequestStatus, ExitRequest, GovCloudPolicy, ResourceChange,
+    WorkCalendar,
+};
 use crate::metrics::Metrics;
 use crate::policy::calendar::Calendar;
 use crate::policy::calendars::compose_calendar;
+use crate::policy::granted_rules;
 use crate::policy::notice::Notice;
 use crate::policy::rules::{self, Rules};
 
@@ -245,10 +249,50 @@ impl Context {
                     .collect::<Vec<_>>()
                     .join("; ")
             )),
-            Ok(rules) => match self.calendar(&rules.calendar) {
-                Ok(cal) => PolicyLookup::Ready(Box::new(rules), cal),
+            Ok(mut rules) => match self.calendar(&rules.calendar) {
+                Ok(cal) => {
+                    // Recorded with a grant's rules, to say which version they are.
+                    rules.generation = policy.metadata.generation;
+                    PolicyLookup::Ready(Box::new(rules), cal)
+                }
                 Err(msg) => PolicyLookup::Invalid(format!("GovCloudPolicy {name:?}: {msg}")),
             },
+        }
+    }
+
+    /// The calendar of the rules recorded with a grant (`status.grantedRules`), for when
+    /// its policy is unavailable: the embedded cn-statutory data when there is no record,
+    /// or when the calendar it names is gone too — then with why.
+    pub fn recorded_calendar(
+        &self,
+        status: Option<&CloudResourceRequestStatus>,
+    ) -> (Calendar, Option<String>) {
+        let name = status
+            .and_then(|s| s.granted_rules.as_ref())
+            .and_then(|g| g.rules.calendar.as_deref());
+        match name.map(|n| self.calendar(n)) {
+            Some(Ok(cal)) => (cal, None),
+            Some(Err(why)) => (Calendar::cn_statutory(), Some(why)),
+            None => (Calendar::cn_statutory(), None),
+        }
+    }
+
+    /// The rules a request's ResourceChanges and ExitRequests are judged by, with their
+    /// calendar: its policy's, or while that is missing or invalid, those recorded with
+    /// its grant — so an approved exit or change of a granted request still completes.
+    pub fn rules_of(&self, request: &CloudResourceRequest) -> Option<(Rules, Calendar)> {
+        let name = request
+            .spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| self.config.default_policy.clone());
+        match self.policy(&name) {
+            PolicyLookup::Ready(rules, cal) => Some((*rules, cal)),
+            PolicyLookup::Missing(_) | PolicyLookup::Invalid(_) => {
+                let status = request.status.as_ref().filter(|s| s.grant.is_some())?;
+                let rules = granted_rules::restore(status.granted_rules.as_ref()?).ok()?;
+                Some((rules, self.recorded_calendar(Some(status)).0))
+            }
         }
     }
 

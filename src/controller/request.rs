@@ -75,13 +75,22 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     // Gather: the policy and its calendar.
     let policy_name = policy_of(req, ctx);
     let lookup = ctx.policy(&policy_name);
+    // Unavailable: a granted request goes on by the rules recorded with its grant, on the
+    // calendar those name (decided in `policy::granted_rules`).
+    let (recorded_calendar, calendar_gone) = match &lookup {
+        PolicyLookup::Ready(..) => (None, None),
+        _ => {
+            let (cal, gone) = ctx.recorded_calendar(Some(&current));
+            (Some(cal), gone)
+        }
+    };
     let fallback_calendar = crate::policy::calendar::Calendar::cn_statutory();
+    let unavailable_calendar = recorded_calendar.as_ref().unwrap_or(&fallback_calendar);
     let (policy, calendar) = match &lookup {
         PolicyLookup::Ready(rules, cal) => (PolicyState::Ready(rules), cal),
-        PolicyLookup::Missing(n) => (PolicyState::Missing(n), &fallback_calendar),
-        PolicyLookup::Invalid(msg) => (PolicyState::Invalid(msg), &fallback_calendar),
+        PolicyLookup::Missing(n) => (PolicyState::Missing(n), unavailable_calendar),
+        PolicyLookup::Invalid(msg) => (PolicyState::Invalid(msg), unavailable_calendar),
     };
-
     // Gather: the tenant namespace, once one is granted.
     let may_provision =
         current.grant.is_none() && (req.spec.emergency || current.approval.is_some());
@@ -190,7 +199,9 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
     });
 
-    // Gather: a utilization measurement the measurement task handed over (SN 14).
+    // Gather: a utilization measurement the measurement task handed over (SN 14). None
+    // is taken while the policy is unavailable: notices already issued run their course
+    // by the recorded rules, and measuring resumes with the policy.
     let handed = measure::take(ctx, uid, &current, now);
     let measured = match (&lookup, current.phase, handed) {
         (PolicyLookup::Ready(..), Some(RequestPhase::Active), handed) if active && !deleting => {
@@ -222,6 +233,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         deleting,
         policy,
         calendar,
+        calendar_gone: calendar_gone.as_deref(),
         operator_namespace: &ctx.config.namespace,
         tenant: observed.as_ref().map(|o| o.state.clone()),
         has_pods,

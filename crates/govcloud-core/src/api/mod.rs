@@ -16,6 +16,7 @@ mod calendar;
 mod change;
 mod common;
 mod exit;
+mod granted;
 mod policy;
 mod request;
 
@@ -23,6 +24,7 @@ pub use calendar::*;
 pub use change::*;
 pub use common::*;
 pub use exit::*;
+pub use granted::*;
 pub use policy::*;
 pub use request::*;
 

@@ -307,6 +307,10 @@ pub struct CloudResourceRequestStatus {
     /// An approved extension: the new expiry date (`YYYY-MM-DD`, end of that day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_to: Option<String>,
+    /// The policy's rules as they were when the grant was recorded: the grant goes on by
+    /// them (expiry, suspension, reclamation) while its policy is missing or invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_rules: Option<super::GrantedRules>,
     /// The tenant namespace the operator provisions and owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_namespace: Option<String>,
@@ -332,7 +336,8 @@ pub struct CloudResourceRequestStatus {
     /// Conditions: Ready, Invalid, ReviewOverdue, ProvisioningOverdue, NotDeployed,
     /// PaperworkPending, PaperworkOverdue, ExpiringSoon, Suspended, NamespaceConflict,
     /// InsufficientCapacity, LowUtilization, HighUtilization, CalendarIncomplete,
-    /// DeletionBlocked, and UnappliedSpecChange (the spec was edited after approval).
+    /// DeletionBlocked, UnappliedSpecChange (the spec was edited after approval), and
+    /// PolicyUnavailable (the policy is missing or invalid: the recorded rules apply).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The generation the status describes.

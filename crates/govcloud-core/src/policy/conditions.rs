@@ -22,6 +22,7 @@ pub mod types {
     pub const CALENDAR_INCOMPLETE: &str = "CalendarIncomplete";
     pub const DELETION_BLOCKED: &str = "DeletionBlocked";
     pub const UNAPPLIED_SPEC_CHANGE: &str = "UnappliedSpecChange";
+    pub const POLICY_UNAVAILABLE: &str = "PolicyUnavailable";
 }
 
 /// A condition the decision wants, before timestamps.

@@ -121,6 +121,7 @@ proptest! {
             deleting: false,
             policy: PolicyState::Ready(&rules),
             calendar: &calendar,
+            calendar_gone: None,
             operator_namespace: "govcloud-system",
             tenant: Some(TenantState::Absent),
             has_pods: None,

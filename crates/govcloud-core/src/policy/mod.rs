@@ -13,6 +13,7 @@ pub mod conditions;
 pub mod deadline;
 pub mod duration;
 pub mod exit;
+pub mod granted_rules;
 pub mod measurement;
 pub mod notice;
 pub mod provisional;

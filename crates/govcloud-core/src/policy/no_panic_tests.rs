@@ -422,6 +422,7 @@ fn exercise(w: &World) {
             deleting: w.flags[3],
             policy: state,
             calendar: &calendar,
+            calendar_gone: None,
             operator_namespace: "govcloud-system",
             tenant: Some(tenant_state),
             has_pods: Some(w.flags[4]),

@@ -184,6 +184,7 @@ fn requests_reviewed_and_opened() {
                 deleting: false,
                 policy: PolicyState::Ready(&rules),
                 calendar: &calendar,
+                calendar_gone: None,
                 operator_namespace: "govcloud-system",
                 tenant: Some(TenantState::Absent),
                 has_pods: None,

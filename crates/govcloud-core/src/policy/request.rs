@@ -44,7 +44,7 @@ pub enum PolicyState<'a> {
     Ready(&'a Rules),
     /// No GovCloudPolicy of that name.
     Missing(&'a str),
-    /// Found but unusable: why, naming the policy's field.
+    /// Found but unusable: why, naming the policy and its field.
     Invalid(&'a str),
 }
 
@@ -83,8 +83,12 @@ pub struct Inputs<'a> {
     pub deleting: bool,
     /// The policy.
     pub policy: PolicyState<'a>,
-    /// The working-day calendar of the policy.
+    /// The working-day calendar of the policy (of the recorded rules, when the policy is
+    /// unavailable and the request holds a grant).
     pub calendar: &'a Calendar,
+    /// Why `calendar` is the embedded cn-statutory data instead of the calendar the
+    /// recorded rules name (its WorkCalendar is gone too); said in `PolicyUnavailable`.
+    pub calendar_gone: Option<&'a str>,
     /// The operator's own namespace.
     pub operator_namespace: &'a str,
     /// The tenant namespace, when it was looked up (`None`: not needed yet).
@@ -601,25 +605,49 @@ pub fn decide(i: &Inputs<'_>) -> Outcome {
             monitored: false,
         };
     }
-    let now = i.now;
-    let mut st = i.status.clone();
     let rules = match i.policy {
         PolicyState::Ready(r) => r,
-        PolicyState::Missing(name) => {
-            return invalid_outcome(
-                i,
-                st,
-                format!("spec.policy: GovCloudPolicy {name:?} not found"),
-            );
-        }
-        PolicyState::Invalid(name) => {
-            return invalid_outcome(
-                i,
-                st,
-                format!("spec.policy: GovCloudPolicy {name:?} is invalid; see its status"),
-            );
+        unavailable => {
+            // A granted request goes on by the rules recorded with its grant; only a
+            // request without one waits for a valid policy.
+            let Some((recorded, wanted)) =
+                super::granted_rules::fallback(i.status, unavailable, i.calendar_gone)
+            else {
+                // The message used to quote the reason as if it were a policy name.
+                let why = match unavailable {
+                    PolicyState::Invalid(why) => why.to_string(),
+                    PolicyState::Missing(name) => format!("GovCloudPolicy {name:?} not found"),
+                    PolicyState::Ready(r) => format!("GovCloudPolicy {:?}", r.name),
+                };
+                return invalid_outcome(i, i.status.clone(), format!("spec.policy: {why}"));
+            };
+            let mut out = decide_by(i, &recorded);
+            if !conditions::is_true(&i.status.conditions, types::POLICY_UNAVAILABLE) {
+                out.notices.push(Notice {
+                    warning: true,
+                    reason: "PolicyUnavailable",
+                    message: wanted.message.clone(),
+                });
+            }
+            out.status
+                .conditions
+                .retain(|c| c.type_ != types::POLICY_UNAVAILABLE);
+            out.status.conditions.extend(conditions::merge(
+                &i.status.conditions,
+                vec![wanted],
+                i.now,
+                Some(i.generation),
+            ));
+            return out;
         }
     };
+    decide_by(i, rules)
+}
+
+/// Decides by `rules`: the policy's, or those recorded with the grant.
+fn decide_by(i: &Inputs<'_>, rules: &Rules) -> Outcome {
+    let now = i.now;
+    let mut st = i.status.clone();
     let granted = st.grant.is_some();
     let generation_changed = st.observed_generation != Some(i.generation);
     // A spec edited before anything is granted is a resubmission (XB 20: the unit may resubmit).
@@ -810,6 +838,15 @@ fn decide_lifecycle(
         lifecycle_granted(i, rules, &mut st, &mut clock, verdict, &mut p);
     }
 
+    // Record the rules the grant lives by, once (at the grant, or on the first pass of a
+    // grant made by an earlier release): they stay in force if the policy goes away.
+    if st.grant.is_some() && st.granted_rules.is_none() && st.phase != Some(RequestPhase::Reclaimed)
+    {
+        st.granted_rules = Some(super::granted_rules::record(
+            rules,
+            st.granted_class.unwrap_or(i.spec.class),
+        ));
+    }
     // The spec no longer matches the grant: only a ResourceChange changes a grant.
     if let (Some(grant), Some(checked)) = (&st.grant, &checked) {
         let granted_amounts = Amounts::parse("status.grant", grant).unwrap_or_default();

@@ -70,6 +70,9 @@ pub struct UtilizationLimits {
 pub struct Rules {
     /// The GovCloudPolicy's name.
     pub name: String,
+    /// The GovCloudPolicy's `metadata.generation`, when known (set by the caller of
+    /// [`resolve`]; recorded with a grant's rules).
+    pub generation: Option<i64>,
     /// The jurisdiction.
     pub jurisdiction: String,
     /// Days are counted in this zone.
@@ -349,6 +352,7 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
 
     let rules = Rules {
         name: name.to_string(),
+        generation: None,
         jurisdiction: spec
             .jurisdiction
             .clone()

@@ -88,6 +88,7 @@ fn decide_request(status: &CloudResourceRequestStatus) -> request::Outcome {
         deleting: true,
         policy: PolicyState::Ready(&rules),
         calendar: &calendar,
+        calendar_gone: None,
         operator_namespace: "govcloud-system",
         tenant: Some(TenantState::Owned { terminating: false }),
         has_pods: Some(true),
