@@ -1,7 +1,8 @@
 -- Argo CD health of a govcloud.io/v1alpha1 CloudResourceRequest, read from what
 -- govcloud-operator writes: status.phase, status.conditions, status.deadlines.
 --   Submitted, Approved, Provisioning, Reclaiming   -> Progressing
---   Active                                          -> Healthy (notices in the message)
+--   Active                                          -> Healthy (notices in the message,
+--                                                      incl. PolicyUnavailable)
 --   Reclaimed                                       -> Healthy (the grant ended by the rules)
 --   Suspended; deletion held by DeletionBlocked     -> Suspended (waits for people)
 --   Rejected, Invalid; NamespaceConflict            -> Degraded (someone must change something)
@@ -94,8 +95,8 @@ elseif phase == "Approved" or phase == "Provisioning" then
 elseif phase == "Active" then
   hs.status = "Healthy"
   hs.message = "Active in tenant namespace " .. tenant
-  for _, t in ipairs({"UnappliedSpecChange", "PaperworkOverdue", "PaperworkPending", "ExpiringSoon",
-                      "NotDeployed", "CalendarIncomplete"}) do
+  for _, t in ipairs({"PolicyUnavailable", "UnappliedSpecChange", "PaperworkOverdue", "PaperworkPending",
+                      "ExpiringSoon", "NotDeployed", "CalendarIncomplete"}) do
     local c = true_condition(t)
     if c ~= nil then
       hs.message = hs.message .. "; " .. t .. ": " .. say(c, "see status.conditions")
