@@ -8,10 +8,11 @@ mod support;
 use std::time::Duration;
 
 use govcloud_operator::api::{
-    CloudResourceRequest, CloudResourceRequestStatus, GovCloudPolicy, RequestClass, RequestPhase,
+    CloudResourceRequest, CloudResourceRequestStatus, DataDisposition, ExitPhase, ExitRequest,
+    ExitRequestSpec, GovCloudPolicy, RequestClass, RequestPhase,
 };
 use k8s_openapi::api::core::v1::{Event, Namespace};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use support::govcloud::*;
 use support::{create_namespace, unique_ns, wait_until};
@@ -273,4 +274,102 @@ async fn putting_a_broken_policy_right_rewrites_only_what_changed() -> anyhow::R
     );
     assert!(!reasons.iter().any(|r| r == "Invalid"), "{reasons:?}");
     Ok(())
+}
+
+#[tokio::test]
+async fn an_approved_exit_completes_on_the_recorded_rules_after_the_policy_is_deleted()
+-> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("policy-exit");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["exit"] =
+            serde_json::json!({"reviewWithin": "20s", "transition": "6s", "submitWithin": "1mo"});
+    })
+    .await?;
+    file(
+        &admin,
+        &ns,
+        "portal",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "portal", "Approved", "").await?;
+    let active = wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
+    let tenant = active.status.and_then(|s| s.tenant_namespace).unwrap();
+    Api::<GovCloudPolicy>::all(admin.clone())
+        .delete(&ns, &DeleteParams::default())
+        .await?;
+    wait_condition(&admin, &ns, "portal", "PolicyUnavailable", "True", T).await?;
+
+    // The unit leaves while the policy is gone: the exit is judged by the recorded rules.
+    let exits: Api<ExitRequest> = Api::namespaced(admin.clone(), &ns);
+    let spec = ExitRequestSpec {
+        request: "portal".into(),
+        reason: Some("replaced".into()),
+        last_used_on: None,
+        data_disposition: Some(DataDisposition {
+            backup_confirmed: true,
+            backup_location: Some("oss://archive/portal".into()),
+        }),
+    };
+    exits
+        .create(&PostParams::default(), &ExitRequest::new("leave", spec))
+        .await?;
+    let submitted = exit_phase(&exits, "leave", ExitPhase::Submitted).await?;
+    assert!(
+        submitted
+            .status
+            .and_then(|s| s.deadlines)
+            .and_then(|d| d.review_by)
+            .is_some(),
+        "reviewed within the recorded exit.reviewWithin"
+    );
+    let approver: Api<ExitRequest> = Api::namespaced(cp.approver().await?, &ns);
+    approver
+        .patch_status(
+            "leave",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"approval": {"decision": "Approved", "reviewer": "alice"}}})),
+        )
+        .await?;
+    let transition = exit_phase(&exits, "leave", ExitPhase::Transition).await?;
+    let d = transition
+        .status
+        .and_then(|s| s.deadlines)
+        .unwrap_or_default();
+    let (decided, ends) = (
+        exits
+            .get("leave")
+            .await?
+            .status
+            .and_then(|s| s.decided_at)
+            .unwrap(),
+        d.transition_ends_at.unwrap(),
+    );
+    assert_eq!((ends - decided).num_seconds(), 6, "the recorded transition");
+    wait_phase(&admin, &ns, "portal", RequestPhase::Reclaimed, T).await?;
+    exit_phase(&exits, "leave", ExitPhase::Completed).await?;
+    wait_until(T, "tenant namespace deleted", || async {
+        Ok(Api::<Namespace>::all(admin.clone())
+            .get_opt(&tenant)
+            .await?
+            .is_none())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn exit_phase(
+    api: &Api<ExitRequest>,
+    name: &str,
+    phase: ExitPhase,
+) -> anyhow::Result<ExitRequest> {
+    support::wait_for(T, format!("exit {name} {phase:?}"), || async {
+        let e = api.get(name).await?;
+        Ok((e.status.as_ref().and_then(|s| s.phase) == Some(phase)).then_some(e))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))
 }
