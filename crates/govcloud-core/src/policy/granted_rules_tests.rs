@@ -393,3 +393,33 @@ fn a_returning_policy_rewrites_only_what_changed() {
     assert_eq!(second.status, first);
     assert!(second.notices.is_empty());
 }
+
+/// 10,000 requests are held in memory: the record stays small (about 1 kB of JSON for the
+/// fullest preset), because only what decisions after a grant read is in it.
+#[test]
+fn a_record_is_compact() {
+    for name in PRESETS {
+        for class in CLASSES {
+            let json = serde_json::to_string(&record(&preset(name), class)).unwrap();
+            assert!(
+                json.len() < 1_200,
+                "{name} {class:?}: {} bytes: {json}",
+                json.len()
+            );
+        }
+    }
+    let path = format!(
+        "{}/../../examples/policies/shanghai.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let whole: GovCloudPolicy =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let whole = serde_json::to_string(&whole.spec).unwrap();
+    let recorded = serde_json::to_string(&record(&preset("shanghai"), RequestClass::Test)).unwrap();
+    assert!(
+        recorded.len() < whole.len(),
+        "{} vs the whole policy's {}",
+        recorded.len(),
+        whole.len()
+    );
+}
