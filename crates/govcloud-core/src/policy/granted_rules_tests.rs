@@ -423,3 +423,60 @@ fn a_record_is_compact() {
         whole.len()
     );
 }
+
+/// The record is written to status under the policy's schema: a money value with more than
+/// four decimals (GY 9's 100,000 a year is 8,333.33… a month) would make the API server
+/// refuse every status write of the request. Yearly amounts are written as such.
+#[test]
+fn every_recorded_amount_fits_the_money_pattern() {
+    fn fits(text: &str) -> bool {
+        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+        (1..=12).contains(&int.len())
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.len() <= 4
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    }
+    let mut all: Vec<Rules> = PRESETS.iter().map(|p| preset(p)).collect();
+    all.push(resolve("default", &GovCloudPolicySpec::default()).unwrap());
+    let odd: GovCloudPolicySpec = serde_yaml::from_str(
+        "{changes: {justificationAbove: {amount: \"1000.0001\", period: Year}}}",
+    )
+    .unwrap();
+    all.push(resolve("odd", &odd).unwrap());
+    for rules in all {
+        let recorded = record(&rules, RequestClass::Test);
+        let changes = recorded.rules.changes.as_ref().unwrap();
+        let j = changes.justification_above.as_ref().unwrap();
+        let prices = recorded.rules.prices.as_ref().unwrap();
+        for m in [
+            &j.amount,
+            &j.monthly_cost,
+            &prices.cpu,
+            &prices.memory,
+            &prices.storage,
+            &prices.gpu,
+            &prices.load_balancers,
+            &prices.public_ips,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(fits(m), "{}: {m:?}", rules.name);
+        }
+        assert_eq!(
+            restore(&recorded).unwrap().justification_monthly_cost,
+            rules.justification_monthly_cost,
+            "{}",
+            rules.name
+        );
+    }
+    let default = record(
+        &resolve("default", &GovCloudPolicySpec::default()).unwrap(),
+        RequestClass::Test,
+    );
+    let j = default.rules.changes.unwrap().justification_above.unwrap();
+    assert_eq!(
+        (j.amount.as_deref(), j.period),
+        (Some("100000"), Some(CostPeriod::Year))
+    );
+}
