@@ -13,7 +13,9 @@
 //!
 //! While the policy is valid, its current rules apply (as they always did) and the record
 //! is not rewritten: a policy edit costs no status write on every granted request.
-//! Utilization is judged by the recorded thresholds while the policy is unavailable.
+//! While the policy is unavailable no new utilization measurement is taken (the operator
+//! gathers none); a notice already issued runs its course by the recorded thresholds and
+//! `respondWithin`, and measuring resumes with the policy.
 
 use rust_decimal::Decimal;
 
