@@ -41,7 +41,7 @@ impl Live {
             objects: requests_set.iter().cloned().chain(others).collect(),
             holding: requests
                 .iter()
-                .filter(|r| super::request::holds_capacity(r.status.as_ref()))
+                .filter(|r| crate::policy::capacity::holds_capacity(r.status.as_ref()))
                 .filter_map(|r| r.uid())
                 .collect(),
             requests: requests_set,

@@ -19,6 +19,7 @@ use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
     ResourceChange, ResourceChangeSpec,
 };
+use crate::policy::capacity::holds_capacity;
 use crate::policy::change;
 use crate::policy::conditions::{self, types};
 use crate::policy::quantity::Amounts;
@@ -45,13 +46,6 @@ pub async fn reconcile(
 /// The shared error policy.
 pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Context>) -> Requeue {
     guard::error_policy(KIND, &*req, err, &ctx)
-}
-
-/// Whether a request holds pool capacity: granted and not yet reclaimed.
-pub(crate) fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
-    status.is_some_and(|s| {
-        s.grant.is_some() && s.billing.as_ref().and_then(|b| b.stopped_at).is_none()
-    })
 }
 
 fn policy_of(req: &CloudResourceRequest, ctx: &Context) -> String {

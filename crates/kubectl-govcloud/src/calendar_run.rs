@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use super::calendar_import;
 use super::calendar_show;
 use super::cli::{CalendarArgs, Cli, Output};
-use super::run::{Failure, connect, print_json, work_calendars};
+use super::cluster::{Failure, connect, print_json, work_calendars};
 use govcloud_core::api::WorkCalendar;
 use govcloud_core::policy::calendar::Calendar;
 use govcloud_core::policy::calendars::compose_calendar;

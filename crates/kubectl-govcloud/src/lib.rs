@@ -19,6 +19,7 @@ pub mod calendar_import;
 pub mod calendar_run;
 pub mod calendar_show;
 pub mod cli;
+pub mod cluster;
 pub mod describe;
 pub mod format;
 pub mod kind;

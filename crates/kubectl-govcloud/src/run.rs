@@ -1,134 +1,26 @@
 //! The commands against the cluster: read what they need, hand it to the pure formatting
 //! in the sibling modules, and turn API errors into messages a person can act on.
 
-use std::time::Duration;
-
 use chrono::{SecondsFormat, Utc};
 use chrono_tz::Tz;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::cli::{CalendarArgs, CalendarCommand, Cli, Command, Output};
+pub use super::cluster::Failure;
+use super::cluster::{Cluster, connect, print_json};
 use super::kind::{Kind, Target, parse_target};
 use super::zones::Zones;
 use super::{calendar, calendar_run, describe, pending, report};
-use govcloud_core::api::{
-    CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar,
-};
+use govcloud_core::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange};
 
 /// What the approver is told on a 403 when deciding.
 pub const FORBIDDEN_DECIDE: &str =
     "you are not allowed to decide: ask for the govcloud-approver role";
-
-/// Longest wait for any one API call.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for the cluster's WorkCalendars before `calendar` goes on without them.
-const CALENDAR_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a command failed, and the exit code that says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// 1 error, 2 usage, 3 forbidden, 4 not found.
-    pub code: u8,
-    /// What to tell the user.
-    pub message: String,
-}
-
-impl Failure {
-    pub(crate) fn error(message: impl Into<String>) -> Self {
-        Failure {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    fn forbidden(message: impl Into<String>) -> Self {
-        Failure {
-            code: 3,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn not_found(message: impl Into<String>) -> Self {
-        Failure {
-            code: 4,
-            message: message.into(),
-        }
-    }
-
-    /// An API error while doing `what`.
-    pub(crate) fn api(what: &str, e: kube::Error) -> Self {
-        match &e {
-            kube::Error::Api(s) if s.code == 403 => Failure::forbidden(format!(
-                "{what}: forbidden: {} (ask for the govcloud-approver or govcloud-applicant role)",
-                s.message
-            )),
-            kube::Error::Api(s) if s.code == 404 => {
-                Failure::not_found(format!("{what}: not found ({})", s.message))
-            }
-            _ => Failure::error(format!("{what}: {e}")),
-        }
-    }
-}
-
-/// The connected cluster.
-pub(crate) struct Cluster {
-    pub(crate) client: Client,
-    /// The context's namespace (or `default`).
-    namespace: String,
-    /// The kubeconfig context's user name, for `reviewer` when the server cannot say.
-    user: Option<String>,
-}
-
-pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
-    let kubeconfig = match &cli.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .map_err(|e| Failure::error(format!("cannot read {}: {e}", path.display())))?,
-        None => Kubeconfig::read()
-            .map_err(|e| Failure::error(format!("cannot read a kubeconfig: {e}")))?,
-    };
-    let context_name = cli
-        .context
-        .clone()
-        .or_else(|| kubeconfig.current_context.clone());
-    let user = context_name.as_ref().and_then(|name| {
-        kubeconfig
-            .contexts
-            .iter()
-            .find(|c| &c.name == name)
-            .and_then(|c| c.context.as_ref())
-            .and_then(|c| c.user.clone())
-    });
-    let options = KubeConfigOptions {
-        context: cli.context.clone(),
-        ..Default::default()
-    };
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .map_err(|e| Failure::error(format!("cannot use the kubeconfig: {e}")))?;
-    config.read_timeout = Some(CALL_TIMEOUT);
-    config.connect_timeout = Some(Duration::from_secs(10));
-    let namespace = config.default_namespace.clone();
-    let client = Client::try_from(config)
-        .map_err(|e| Failure::error(format!("cannot build a client: {e}")))?;
-    Ok(Cluster {
-        client,
-        namespace,
-        user,
-    })
-}
 
 /// Runs a parsed command line; prints results on stdout and notes on stderr.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
@@ -212,13 +104,6 @@ async fn zones(cli: &Cli, client: &Client) -> Zones {
         .map(|l| l.items)
         .unwrap_or_default();
     Zones::new(&policies, &cli.default_policy)
-}
-
-pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
 }
 
 async fn pending_cmd(cli: &Cli) -> Result<(), Failure> {
@@ -486,22 +371,6 @@ async fn report_cmd(cli: &Cli) -> Result<(), Failure> {
             print!("{}", report::render_table(&units));
             Ok(())
         }
-    }
-}
-
-/// The cluster's WorkCalendars, or why they could not be read.
-pub(crate) async fn work_calendars(cli: &Cli) -> Result<Vec<WorkCalendar>, String> {
-    let read = async {
-        let cluster = connect(cli).await.map_err(|f| f.message)?;
-        Api::<WorkCalendar>::all(cluster.client)
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .map_err(|e| e.to_string())
-    };
-    match tokio::time::timeout(CALENDAR_TIMEOUT, read).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("no answer within {}s", CALENDAR_TIMEOUT.as_secs())),
     }
 }
 

@@ -37,22 +37,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::provisional;
 
-/// One listed day in holiday-cn format: a statutory day off, or a make-up working day.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CalendarDay {
-    /// The holiday this day belongs to, e.g. `春节` (also on make-up working days).
-    pub name: String,
-    /// The date, `YYYY-MM-DD`.
-    pub date: NaiveDate,
-    /// `true`: a day off (even if it is Monday–Friday); `false`: a working day (even if it
-    /// is a Saturday or Sunday).
-    pub is_off_day: bool,
-}
+pub use super::calendar_day::CalendarDay;
 
 /// Why a holiday-cn year file was refused.
 #[derive(Debug, thiserror::Error)]

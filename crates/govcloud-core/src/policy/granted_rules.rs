@@ -21,8 +21,8 @@ use rust_decimal::Decimal;
 
 use super::conditions::{Wanted, types};
 use super::duration::PolicyDuration;
+use super::policy_state::PolicyState;
 use super::quantity::FieldError;
-use super::request::PolicyState;
 use super::rules::{ClassLimits, Rules, Thresholds, resolve};
 use crate::api::{
     ChangeRules, ClassRule, ClassRules, CloudResourceRequestStatus, CostPeriod, CostThreshold,

@@ -7,7 +7,9 @@
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
 pub mod calendar;
+pub mod calendar_day;
 pub mod calendars;
+pub mod capacity;
 pub mod change;
 pub mod conditions;
 pub mod deadline;
@@ -16,6 +18,7 @@ pub mod exit;
 pub mod granted_rules;
 pub mod measurement;
 pub mod notice;
+pub mod policy_state;
 pub mod provisional;
 pub mod quantity;
 pub mod request;

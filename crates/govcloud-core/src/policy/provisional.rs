@@ -50,7 +50,7 @@ use icu_calendar::{
     types::Month,
 };
 
-use super::calendar::CalendarDay;
+use super::calendar_day::CalendarDay;
 
 /// The first year with a provisional calendar.
 pub const FIRST_YEAR: i32 = 1901;

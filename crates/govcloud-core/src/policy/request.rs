@@ -29,6 +29,7 @@ use super::conditions::{self, Wanted, types};
 use super::deadline::{self, Deadline};
 use super::duration::PolicyDuration;
 pub use super::notice::Notice;
+pub use super::policy_state::PolicyState;
 use super::quantity::{Amounts, FieldError, ResourceKind, format_money};
 use super::rules::Rules;
 use super::tenant::{self, TenantInput, TenantSpec};
@@ -36,17 +37,6 @@ use crate::api::{
     Approval, Billing, CloudResourceRequestSpec, CloudResourceRequestStatus, Decision,
     NextDeadline, ProvisioningFrom, RequestClass, RequestDeadlines, RequestPhase,
 };
-
-/// The policy a request names, as found.
-#[derive(Debug, Clone, Copy)]
-pub enum PolicyState<'a> {
-    /// Found and valid.
-    Ready(&'a Rules),
-    /// No GovCloudPolicy of that name.
-    Missing(&'a str),
-    /// Found but unusable: why, naming the policy and its field.
-    Invalid(&'a str),
-}
 
 /// The tenant namespace as the operator found it.
 #[derive(Debug, Clone, PartialEq, Eq)]

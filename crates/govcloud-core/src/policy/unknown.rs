@@ -5,7 +5,7 @@
 //! rollback must not undo what the newer release did. Each is reported (Event reason
 //! [`UNKNOWN_PHASE`]) so someone rolls forward or fixes the phase.
 
-use super::request::Notice;
+use super::notice::Notice;
 use crate::api::{CloudResourceRequest, RequestPhase};
 
 /// The Event reason of an object left alone for its unknown phase.
