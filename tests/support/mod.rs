@@ -22,6 +22,7 @@ pub mod govcloud;
 pub mod helm;
 pub mod operator;
 pub mod prometheus;
+pub mod window;
 
 use std::{
     fmt::Display,
@@ -413,7 +414,16 @@ where
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(1));
         let last_error = match tokio::time::timeout(remaining, check()).await {
-            Ok(Ok(Some(value))) => return Ok(value),
+            Ok(Ok(Some(value))) => {
+                // On stderr (shown with --nocapture) so the tolerances can be set from
+                // the slowest waits actually seen (5× margin, see the constants).
+                eprintln!(
+                    "[wait_for] {:.1}s of {:.0}s: {what}",
+                    started.elapsed().as_secs_f64(),
+                    timeout.as_secs_f64()
+                );
+                return Ok(value);
+            }
             Ok(Ok(None)) => None,
             Ok(Err(e)) => Some(e),
             Err(_) => Some(anyhow!("attempt did not finish within {remaining:?}")),
