@@ -6,7 +6,7 @@
 //! initial list gives the state at the start, every event after it is checked) and fail on
 //! the first observation of the forbidden state, with the history of what was seen.
 
-use std::{fmt::Debug, fmt::Display, time::Duration};
+use std::{collections::BTreeMap, fmt::Debug, fmt::Display, time::Duration};
 
 use anyhow::{Result, bail};
 use futures::StreamExt;
@@ -150,40 +150,27 @@ where
     Ok(())
 }
 
-enum Kind {
-    Listed,
-    Applied,
-    Deleted,
-}
-
 type OneOrEmpty<'a, K> = Option<Seen<'a, K>>;
 
-/// Forbids any change of the watched objects after they are first listed: a write (new
-/// resourceVersion) or a deletion. For [`never_during`].
-pub fn no_writes<K: Resource>() -> impl FnMut(Seen<'_, K>) -> Option<String> {
-    let mut baseline = std::collections::HashMap::<(String, String), String>::new();
+/// Forbids any change, after `baseline` was read, of the objects it lists: another
+/// resourceVersion, a deletion, or a new object with a key of ours. `key` names an object
+/// as in `baseline` (`None`: not ours, ignored). For [`never_during`].
+pub fn unchanged_from<K: Resource>(
+    baseline: BTreeMap<String, String>,
+    key: impl Fn(&K) -> Option<String>,
+) -> impl FnMut(Seen<'_, K>) -> Option<String> {
     move |seen| {
-        let (k, seen_kind) = match seen {
-            Seen::Listed(k) => (k, Kind::Listed),
-            Seen::Applied(k) => (k, Kind::Applied),
-            Seen::Deleted(k) => (k, Kind::Deleted),
+        let (k, deleted) = match seen {
+            Seen::Listed(k) | Seen::Applied(k) => (k, false),
+            Seen::Deleted(k) => (k, true),
         };
-        let deleted = matches!(seen_kind, Kind::Deleted);
-        let key = (k.namespace().unwrap_or_default(), k.name_any());
+        let key = key(k)?;
         let rv = k.resource_version().unwrap_or_default();
-        if deleted {
-            return Some(format!("{}/{} deleted", key.0, key.1));
-        }
         match baseline.get(&key) {
-            None if matches!(seen_kind, Kind::Applied) => {
-                Some(format!("{}/{} created (rv {rv})", key.0, key.1))
-            }
-            None => {
-                baseline.insert(key, rv);
-                None
-            }
+            None => Some(format!("{key} appeared (rv {rv})")),
+            Some(_) if deleted => Some(format!("{key} deleted")),
             Some(first) if *first == rv => None,
-            Some(first) => Some(format!("{}/{} written (rv {first} → {rv})", key.0, key.1)),
+            Some(first) => Some(format!("{key} written (rv {first} → {rv})")),
         }
     }
 }
