@@ -16,6 +16,7 @@ use support::govcloud::*;
 use support::window::never_during_named;
 use support::{ControlPlane, create_namespace, unique_ns, wait_for, wait_until};
 
+// slowest seen 6.3 s (an exit's transition to AwaitingBackupConfirmation); 5× margin
 const T: Duration = Duration::from_secs(60);
 /// How long a state that must NOT change is watched.
 const HOLD: Duration = Duration::from_secs(3);

@@ -133,6 +133,7 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
                 ns,
                 &format!("system-{i:02}"),
                 RequestPhase::Active,
+                // slowest seen 6.8 s (the first request, across kills); 5× margin
                 Duration::from_secs(120),
             )
             .await?;
@@ -280,6 +281,7 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
     let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), &tenant);
     quotas.delete("govcloud-grant", &Default::default()).await?;
     support::wait_until(
+        // slowest seen 0.5 s; 5× margin
         Duration::from_secs(30),
         "the deleted quota re-applied",
         || async { Ok(quotas.get_opt("govcloud-grant").await?.is_some()) },

@@ -55,6 +55,7 @@ async fn waits_for_crds_then_becomes_ready_and_stops_gracefully() -> anyhow::Res
 
     apply_crds(&cp.admin().await?).await?;
     wait_until(
+        // slowest seen 5.3 s; 5× margin
         Duration::from_secs(60),
         "/readyz after the first watch sync",
         || async { Ok(op.get("/readyz").map(|(c, _)| c == 200).unwrap_or(false)) },

@@ -24,6 +24,7 @@ use support::govcloud::*;
 use support::window::never_during_named;
 use support::{apply_yaml, create_namespace, unique_ns, wait_until};
 
+// slowest seen 11.5 s (a request through Suspended to Reclaimed); 5× margin
 const T: Duration = Duration::from_secs(60);
 /// How long a state that must NOT change is watched.
 const HOLD: Duration = Duration::from_secs(3);

@@ -191,6 +191,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ap
         &ns,
         "after",
         RequestPhase::Active,
+        // slowest seen 1.6 s; 5× margin
         Duration::from_secs(90),
     )
     .await
@@ -235,7 +236,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ap
     );
     let unrecognized = "govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Unrecognized\"}";
     wait_for(
-        Duration::from_secs(40),
+        // slowest seen 14.1 s; 5× margin
+        Duration::from_secs(75),
         "the Unrecognized phase gauge",
         || async {
             let (_, metrics) = op.get("/metrics")?;
