@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use chrono::SubsecRound;
 use govcloud_operator::api::{
     ChangePhase, CloudResourceRequest, ExitPhase, ExitRequest, ExitRequestSpec, ProjectInfo,
     RequestClass, RequestPhase, ResourceAmounts, ResourceChange, ResourceChangeSpec,
@@ -16,7 +17,7 @@ use support::govcloud::*;
 use support::window::never_during_named;
 use support::{ControlPlane, create_namespace, unique_ns, wait_for, wait_until};
 
-// slowest seen 6.3 s (an exit's transition to AwaitingBackupConfirmation); 5× margin
+// slowest seen 6.4 s (an exit's transition to AwaitingBackupConfirmation); 5× margin
 const T: Duration = Duration::from_secs(60);
 /// How long a state that must NOT change is watched.
 const HOLD: Duration = Duration::from_secs(3);
@@ -513,10 +514,29 @@ async fn an_exit_transitions_waits_for_the_backup_then_reclaims_and_releases_the
         .await?;
     wait_condition(&admin, &ns, "portal", "DeletionBlocked", "True", T).await?;
 
+    let approving_from = chrono::Utc::now().trunc_subsecs(0);
     decide_on::<ExitRequest>(cp, &ns, "leave", "Approved").await?;
     let e = exit_phase(&admin, &ns, "leave", ExitPhase::Transition).await?;
-    let d = e.status.unwrap().deadlines.unwrap();
-    assert!(d.transition_ends_at.is_some() && d.reclaim_by.is_some());
+    let seen = chrono::Utc::now();
+    let st = e.status.unwrap();
+    let decided = st.decided_at.expect("status.decidedAt once approved");
+    assert!(
+        approving_from <= decided && decided <= seen,
+        "decidedAt {decided} outside [{approving_from}, {seen}]"
+    );
+    let d = st.deadlines.unwrap();
+    // SN 16: a transition (6 s here) from the approval, then reclaimed within the 600 s
+    // review period counted from the transition's end (the policy's default).
+    assert_eq!(
+        d.transition_ends_at,
+        Some(decided + chrono::Duration::seconds(6)),
+        "transitionEndsAt = decidedAt + 6 s"
+    );
+    assert_eq!(
+        d.reclaim_by,
+        Some(decided + chrono::Duration::seconds(606)),
+        "reclaimBy = transitionEndsAt + 600 s"
+    );
     let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
         .get("portal")
         .await?;
