@@ -160,7 +160,10 @@ async fn converges_after_kills(seed: u64) -> Result<()> {
     let chaos = async {
         let mut kills = Vec::new(); // (seconds since start, filed, active) at each kill
         loop {
-            tokio::time::sleep(Duration::from_millis(1_000 + rng.below(4_000))).await;
+            // Both draws happen every round, in this order, so a seed fixes the schedule.
+            let pause_ms = 1_000 + rng.below(4_000);
+            let down_ms = rng.below(1_000);
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
             let list = list_requests(&admin, &namespaces).await?;
             let now_active = active(&list);
             let now_filed = filed.load(Ordering::Relaxed);
@@ -170,11 +173,11 @@ async fn converges_after_kills(seed: u64) -> Result<()> {
             with_operator(|o| o.kill());
             kills.push((started.elapsed().as_secs_f64(), now_filed, now_active));
             println!(
-                "[chaos] kill {} at {:.1}s: {now_filed} filed, {now_active} active",
+                "[chaos] kill {} at {:.1}s (after a {pause_ms} ms pause; down {down_ms} ms): {now_filed} filed, {now_active} active",
                 kills.len(),
                 started.elapsed().as_secs_f64()
             );
-            tokio::time::sleep(Duration::from_millis(rng.below(1_000))).await;
+            tokio::time::sleep(Duration::from_millis(down_ms)).await;
             with_operator(|o| o.restart()).transpose()?;
             if kills.len() > MIN_KILLS {
                 break;

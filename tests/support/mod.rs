@@ -13,8 +13,9 @@
 //! - `GOVCLOUD_TEST_KEEP_CONTROL_PLANE=1` keeps the booted directory (logs, etcd data)
 //!   after the processes are stopped; its path is printed on stderr.
 //!
-//! Tests wait on conditions with [`wait_for`] / [`wait_until`], never on bare sleeps, and
-//! each test works in namespaces of its own ([`unique_ns`]).
+//! Tests wait on conditions with [`wait_for`] / [`wait_until`], never on bare sleeps; a
+//! claim that something does NOT happen watches the whole window ([`window`]). Each test
+//! works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
 pub mod argocd;
