@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use chrono::SubsecRound;
 use govcloud_operator::api::{
     ChangePhase, CloudResourceRequest, ExitPhase, ExitRequest, ExitRequestSpec, ProjectInfo,
     RequestClass, RequestPhase, ResourceAmounts, ResourceChange, ResourceChangeSpec,
@@ -13,9 +14,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use support::govcloud::*;
+use support::window::never_during_named;
 use support::{ControlPlane, create_namespace, unique_ns, wait_for, wait_until};
 
+// slowest seen 6.4 s (an exit's transition to AwaitingBackupConfirmation); 5× margin
 const T: Duration = Duration::from_secs(60);
+/// How long a state that must NOT change is watched.
+const HOLD: Duration = Duration::from_secs(3);
 
 fn amounts(cpu: Option<&str>, memory: Option<&str>) -> ResourceAmounts {
     ResourceAmounts {
@@ -354,10 +359,31 @@ async fn extensions_move_the_expiry_and_late_ones_are_refused() -> anyhow::Resul
     let before = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
         .get("portal")
         .await?;
-    let d = before.status.unwrap().deadlines.unwrap();
-    assert!(d.extension_request_by.is_some());
-    // The notice period (590 s before a 600 s expiry) is over after 10 s: late.
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    let st = before.status.unwrap();
+    let started = st
+        .billing
+        .as_ref()
+        .and_then(|b| b.started_at)
+        .expect("billing.startedAt once Active");
+    let d = st.deadlines.unwrap();
+    // SH 21–24: a 600 s term from the start of billing; extensions must be asked for
+    // 590 s before its end, i.e. 10 s after the start (both whole seconds: the operator
+    // stamps times cut to the second).
+    assert_eq!(
+        d.expires_at,
+        Some(started + chrono::Duration::seconds(600)),
+        "expiresAt = billing start + 600 s"
+    );
+    assert_eq!(
+        d.extension_request_by,
+        Some(started + chrono::Duration::seconds(10)),
+        "extensionRequestBy = expiresAt - 590 s"
+    );
+    // Wait (by the clock, not by a guess) until the notice period is over: late.
+    let late_from = started + chrono::Duration::seconds(11);
+    while chrono::Utc::now() < late_from {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let mut spec = change_spec("portal", None);
     spec.extend_to = Some("2030-01-31".into());
     file_change(&admin, &ns, "late", spec.clone()).await?;
@@ -488,10 +514,29 @@ async fn an_exit_transitions_waits_for_the_backup_then_reclaims_and_releases_the
         .await?;
     wait_condition(&admin, &ns, "portal", "DeletionBlocked", "True", T).await?;
 
+    let approving_from = chrono::Utc::now().trunc_subsecs(0);
     decide_on::<ExitRequest>(cp, &ns, "leave", "Approved").await?;
     let e = exit_phase(&admin, &ns, "leave", ExitPhase::Transition).await?;
-    let d = e.status.unwrap().deadlines.unwrap();
-    assert!(d.transition_ends_at.is_some() && d.reclaim_by.is_some());
+    let seen = chrono::Utc::now();
+    let st = e.status.unwrap();
+    let decided = st.decided_at.expect("status.decidedAt once approved");
+    assert!(
+        approving_from <= decided && decided <= seen,
+        "decidedAt {decided} outside [{approving_from}, {seen}]"
+    );
+    let d = st.deadlines.unwrap();
+    // SN 16: a transition (6 s here) from the approval, then reclaimed within the 600 s
+    // review period counted from the transition's end (the policy's default).
+    assert_eq!(
+        d.transition_ends_at,
+        Some(decided + chrono::Duration::seconds(6)),
+        "transitionEndsAt = decidedAt + 6 s"
+    );
+    assert_eq!(
+        d.reclaim_by,
+        Some(decided + chrono::Duration::seconds(606)),
+        "reclaimBy = transitionEndsAt + 600 s"
+    );
     let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
         .get("portal")
         .await?;
@@ -510,13 +555,19 @@ async fn an_exit_transitions_waits_for_the_backup_then_reclaims_and_releases_the
         }))
     })
     .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(
-        Api::<Namespace>::all(admin.clone())
-            .get_opt(&tenant)
-            .await?
-            .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
-    );
+    // Watched over the whole window, not sampled once at its end.
+    never_during_named(
+        &Api::<Namespace>::all(admin.clone()),
+        &tenant,
+        HOLD,
+        "the tenant namespace without a confirmed backup",
+        |n| match n {
+            None => Some("deleted".to_string()),
+            Some(n) if n.metadata.deletion_timestamp.is_some() => Some("being deleted".into()),
+            Some(_) => None,
+        },
+    )
+    .await?;
 
     // The unit confirms its backup: reclaimed, billing stopped, the request released.
     exits
@@ -572,10 +623,16 @@ async fn a_rejected_or_dangling_exit_changes_nothing() -> anyhow::Result<()> {
     exit_phase(&admin, &ns, "leave", ExitPhase::Submitted).await?;
     decide_on::<ExitRequest>(cp, &ns, "leave", "Rejected").await?;
     exit_phase(&admin, &ns, "leave", ExitPhase::Rejected).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
-        .get("portal")
-        .await?;
-    assert_eq!(r.status.unwrap().phase, Some(RequestPhase::Active));
+    never_during_named(
+        &Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns),
+        "portal",
+        HOLD,
+        "the request after a rejected and a dangling exit",
+        |r| {
+            let phase = r.and_then(|r| r.status.as_ref()).and_then(|s| s.phase);
+            (phase != Some(RequestPhase::Active)).then(|| format!("phase {phase:?}"))
+        },
+    )
+    .await?;
     Ok(())
 }

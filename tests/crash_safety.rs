@@ -12,11 +12,15 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::ListParams;
+use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use support::govcloud::*;
+use support::window::{never_during, unchanged_from};
 use support::{create_namespace, unique_ns};
 
 const REQUESTS_PER_NS: usize = 12;
+/// The quiet window: several of the operator's 2 s resyncs.
+const QUIET: Duration = Duration::from_secs(10);
 
 /// A small deterministic-enough jitter without a random-number crate.
 fn jitter_ms(seed: &mut u64, max: u64) -> u64 {
@@ -129,6 +133,7 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
                 ns,
                 &format!("system-{i:02}"),
                 RequestPhase::Active,
+                // slowest seen 6.8 s (the first request, across kills); 5× margin
                 Duration::from_secs(120),
             )
             .await?;
@@ -177,26 +182,106 @@ async fn killed_mid_provisioning_it_converges_without_duplicates_then_stays_quie
     }
 
     // Quiet convergence: nothing is rewritten across several resyncs.
-    tokio::time::sleep(Duration::from_secs(3)).await; // the last status writes' own watch events
+    // A grace for the last status writes' own watch events; not part of the assertion.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let before = resource_versions(&admin, &namespaces).await?;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let after = resource_versions(&admin, &namespaces).await?;
-    let changed: Vec<_> = before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
+    // Every object of ours is watched over the whole quiet window: the first write (a
+    // resourceVersion other than `before`'s), deletion or new object fails the test.
+    let tenants: std::collections::BTreeSet<String> = before
+        .keys()
+        .filter_map(|k| k.strip_prefix("ns/").map(str::to_string))
         .collect();
-    assert!(
-        changed.is_empty(),
-        "rewritten while converged: {changed:?}\n{}",
-        operator_log()
+    let in_tenant = |prefix: &'static str| {
+        let tenants = tenants.clone();
+        move |ns: Option<String>| {
+            ns.filter(|ns| tenants.contains(ns))
+                .map(|ns| format!("{prefix}/{ns}"))
+        }
+    };
+    let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let (crr_key, ns_key) = (
+        |r: &CloudResourceRequest| Some(format!("crr/{}/{}", r.namespace()?, r.name_any())),
+        {
+            let f = in_tenant("ns");
+            move |n: &Namespace| f(Some(n.name_any()))
+        },
     );
+    let (q, l, b, p) = (
+        in_tenant("quota"),
+        in_tenant("limits"),
+        in_tenant("binding"),
+        in_tenant("netpol"),
+    );
+    let a_requests = Api::<CloudResourceRequest>::namespaced(admin.clone(), &namespaces[0]);
+    let b_requests = Api::<CloudResourceRequest>::namespaced(admin.clone(), &namespaces[1]);
+    let all_namespaces = Api::<Namespace>::all(admin.clone());
+    let all_quotas = Api::<ResourceQuota>::all(admin.clone());
+    let all_limits = Api::<LimitRange>::all(admin.clone());
+    let all_bindings = Api::<RoleBinding>::all(admin.clone());
+    let all_netpols = Api::<NetworkPolicy>::all(admin.clone());
+    let quiet = async {
+        tokio::try_join!(
+            never_during(
+                &a_requests,
+                watcher::Config::default(),
+                QUIET,
+                "requests (a)",
+                unchanged_from(before.clone(), crr_key),
+            ),
+            never_during(
+                &b_requests,
+                watcher::Config::default(),
+                QUIET,
+                "requests (b)",
+                unchanged_from(before.clone(), crr_key),
+            ),
+            never_during(
+                &all_namespaces,
+                watcher::Config::default().labels("govcloud.io/managed=true"),
+                QUIET,
+                "tenant namespaces",
+                unchanged_from(before.clone(), ns_key),
+            ),
+            never_during(
+                &all_quotas,
+                by_name("govcloud-grant"),
+                QUIET,
+                "quotas",
+                unchanged_from(before.clone(), move |o: &ResourceQuota| q(o.namespace())),
+            ),
+            never_during(
+                &all_limits,
+                by_name("govcloud-defaults"),
+                QUIET,
+                "limit ranges",
+                unchanged_from(before.clone(), move |o: &LimitRange| l(o.namespace())),
+            ),
+            never_during(
+                &all_bindings,
+                by_name("govcloud-tenant"),
+                QUIET,
+                "role bindings",
+                unchanged_from(before.clone(), move |o: &RoleBinding| b(o.namespace())),
+            ),
+            never_during(
+                &all_netpols,
+                by_name("govcloud-isolation"),
+                QUIET,
+                "network policies",
+                unchanged_from(before.clone(), move |o: &NetworkPolicy| p(o.namespace())),
+            ),
+        )
+    };
+    if let Err(e) = quiet.await {
+        panic!("rewritten while converged: {e:#}\n{}", operator_log());
+    }
     // Drift is healed: a deleted quota is re-applied at the next verification (≤ the
     // 2 s requeue cap here), without touching anything else.
     let tenant = format!("{}-system-00", namespaces[0]);
     let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), &tenant);
     quotas.delete("govcloud-grant", &Default::default()).await?;
     support::wait_until(
+        // slowest seen 0.5 s; 5× margin
         Duration::from_secs(30),
         "the deleted quota re-applied",
         || async { Ok(quotas.get_opt("govcloud-grant").await?.is_some()) },

@@ -3,10 +3,13 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::operator::Operator;
 use support::{apply_crds, control_plane, wait_until};
+
+/// How long the operator is watched while the CRDs are missing: several of its looks.
+const NO_CRDS_WINDOW: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn waits_for_crds_then_becomes_ready_and_stops_gracefully() -> anyhow::Result<()> {
@@ -20,22 +23,39 @@ async fn waits_for_crds_then_becomes_ready_and_stops_gracefully() -> anyhow::Res
         || async { Ok(op.get("/livez").map(|(c, _)| c == 200).unwrap_or(false)) },
     )
     .await?;
-    tokio::time::sleep(Duration::from_secs(3)).await; // let it look for the CRDs a few times
-    assert!(
-        op.running(),
-        "operator must wait for its CRDs, not exit:\n{}",
-        op.log_tail()
-    );
-    let (code, body) = op.get("/readyz")?;
-    assert_eq!(code, 503, "not ready without CRDs: {body}");
-    assert!(
-        op.log_tail().contains("waiting for CRDs"),
-        "{}",
-        op.log_tail()
-    );
+    // It says it waits…
+    wait_until(
+        Duration::from_secs(30),
+        "the log says it waits for its CRDs",
+        || async { Ok(op.log_tail().contains("waiting for CRDs")) },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", op.log_tail()))?;
+    // …and over a window of several looks for the CRDs it neither exits nor claims to be
+    // ready: checked all along (every 100 ms), not once at the end.
+    let window = Instant::now();
+    let mut seen = Vec::new();
+    while window.elapsed() < NO_CRDS_WINDOW {
+        assert!(
+            op.running(),
+            "operator must wait for its CRDs, not exit (after {:.1}s):\n{}",
+            window.elapsed().as_secs_f64(),
+            op.log_tail()
+        );
+        let (code, body) = op.get("/readyz")?;
+        seen.push(code);
+        assert_eq!(
+            code,
+            503,
+            "not ready without CRDs (after {:.1}s; codes so far {seen:?}): {body}",
+            window.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     apply_crds(&cp.admin().await?).await?;
     wait_until(
+        // slowest seen 5.3 s; 5× margin
         Duration::from_secs(60),
         "/readyz after the first watch sync",
         || async { Ok(op.get("/readyz").map(|(c, _)| c == 200).unwrap_or(false)) },

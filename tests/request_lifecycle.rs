@@ -6,20 +6,28 @@ mod support;
 
 use std::time::Duration;
 
+use chrono::{SubsecRound, Timelike};
 use govcloud_operator::api::{
     CloudResourceRequest, ProjectInfo, RequestClass, RequestPhase, ResourceAmounts,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use support::govcloud::*;
+use support::window::never_during_named;
 use support::{apply_yaml, create_namespace, unique_ns, wait_until};
 
+// slowest seen 11.5 s (a request through Suspended to Reclaimed); 5× margin
 const T: Duration = Duration::from_secs(60);
+/// How long a state that must NOT change is watched.
+const HOLD: Duration = Duration::from_secs(3);
 
 fn cpu(n: &str) -> Option<IntOrString> {
     Some(IntOrString::String(n.to_string()))
@@ -257,8 +265,12 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
     assert!(again_review > first_review);
     wait_event(&admin, &ns, "portal", "Resubmitted", T).await?;
 
+    // The operator stamps the decision with its own clock cut to whole seconds: it lies
+    // between the (truncated) moment before the approval and the moment it is seen.
+    let approving_from = chrono::Utc::now().trunc_subsecs(0);
     decide(cp, &ns, "portal", "Approved", "ok").await?;
     let active = wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
+    let seen_active = chrono::Utc::now();
     let st = active.status.clone().unwrap();
     assert_eq!(st.approved_generation, active.metadata.generation);
     let tenant = st.tenant_namespace.clone().unwrap();
@@ -270,7 +282,18 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
         Some("360.00"),
         "4 vCPU × 60 + 8 GiB × 15"
     );
-    assert!(st.deadlines.as_ref().and_then(|d| d.provision_by).is_some());
+    let decided_at = st.decided_at.expect("status.decidedAt once approved");
+    assert!(
+        approving_from <= decided_at && decided_at <= seen_active,
+        "decidedAt {decided_at} outside [{approving_from}, {seen_active}]"
+    );
+    assert_eq!(decided_at.nanosecond(), 0, "whole seconds: {decided_at}");
+    // GY 7: opened within `provisioning.within` (600 s in this policy) of the approval.
+    assert_eq!(
+        st.deadlines.as_ref().and_then(|d| d.provision_by),
+        Some(decided_at + chrono::Duration::seconds(600)),
+        "provisionBy = decidedAt + 600 s"
+    );
 
     // What "provisioned" means (DESIGN.md).
     let nsobj = Api::<Namespace>::all(admin.clone()).get(&tenant).await?;
@@ -316,11 +339,52 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
     let rb = Api::<RoleBinding>::namespaced(admin.clone(), &tenant)
         .get("govcloud-tenant")
         .await?;
-    assert_eq!(rb.role_ref.name, "govcloud-tenant");
-    assert_eq!(rb.subjects.unwrap()[0].name, "unit-finance:ops");
-    Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant)
+    assert_eq!(
+        rb.role_ref,
+        RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: "govcloud-tenant".into(),
+        }
+    );
+    // One Group subject per access group of the request, nothing else.
+    let groups = active.spec.access.as_ref().map(|a| a.groups.clone());
+    assert_eq!(
+        groups.as_deref(),
+        Some(&["unit-finance:ops".to_string()][..])
+    );
+    let want_subjects: Vec<Subject> = groups
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| Subject {
+            kind: "Group".into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            name: g,
+            namespace: None,
+        })
+        .collect();
+    assert_eq!(rb.subjects, Some(want_subjects));
+    // Only pods of the tenant namespace itself may connect in (YX 17, XB 36): every pod
+    // selected, ingress only, one rule allowing all pods of this namespace on any port.
+    let isolation = Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant)
         .get("govcloud-isolation")
         .await?;
+    assert_eq!(
+        isolation.spec,
+        Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(LabelSelector::default()),
+                    namespace_selector: None,
+                    ip_block: None,
+                }]),
+                ports: None,
+            }]),
+            egress: None,
+        })
+    );
     for reason in ["Submitted", "Rejected", "Resubmitted", "Approved", "Active"] {
         wait_event(&admin, &ns, "portal", reason, T).await?;
     }
@@ -649,17 +713,23 @@ async fn deleting_a_provisioned_request_never_deletes_its_namespace() -> anyhow:
             .message
             .contains("ExitRequest")
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        api.get_opt("kept").await?.is_some(),
-        "held by the finalizer"
-    );
-    assert!(
-        Api::<Namespace>::all(admin.clone())
-            .get_opt(&tenant)
-            .await?
-            .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
-    );
+    // Held by the finalizer, and the tenant untouched, over the whole window (watched, not
+    // sampled once at its end).
+    let namespaces = Api::<Namespace>::all(admin.clone());
+    tokio::try_join!(
+        never_during_named(&api, "kept", HOLD, "the blocked request", |r| r
+            .is_none()
+            .then(|| "gone despite its finalizer".to_string())),
+        never_during_named(&namespaces, &tenant, HOLD, "its tenant namespace", |n| {
+            match n {
+                None => Some("deleted".to_string()),
+                Some(n) if n.metadata.deletion_timestamp.is_some() => {
+                    Some("being deleted".to_string())
+                }
+                Some(_) => None,
+            }
+        }),
+    )?;
     Ok(())
 }
 

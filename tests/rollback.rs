@@ -17,15 +17,19 @@ use govcloud_operator::api::{RequestClass, RequestPhase};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
 use serde_json::json;
 use support::govcloud::{decide, fast_policy, file, request_spec, wait_event, wait_phase};
 use support::operator::Operator;
+use support::window::{never_during, unchanged_from};
 use support::{
     apply_crds, apply_yaml, apply_yaml_file, control_plane, create_namespace, crr_resource,
     repo_root, unique_ns, wait_for, yaml_documents,
 };
 
 const CRD: &str = "cloudresourcerequests.govcloud.io";
+/// How long the undecodable requests are watched for writes.
+const UNTOUCHED: Duration = Duration::from_secs(5);
 const SCHEMA: &str = "/spec/versions/0/schema/openAPIV3Schema/properties";
 
 /// The newer release's CRD: a phase, a class and an int-or-string security level this
@@ -187,6 +191,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ap
         &ns,
         "after",
         RequestPhase::Active,
+        // slowest seen 1.6 s; 5× margin
         Duration::from_secs(90),
     )
     .await
@@ -231,7 +236,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ap
     );
     let unrecognized = "govcloud_objects{kind=\"CloudResourceRequest\",phase=\"Unrecognized\"}";
     wait_for(
-        Duration::from_secs(40),
+        // slowest seen 14.1 s; 5× margin
+        Duration::from_secs(75),
         "the Unrecognized phase gauge",
         || async {
             let (_, metrics) = op.get("/metrics")?;
@@ -240,18 +246,33 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ap
     )
     .await?;
 
-    // …and left untouched: not even its status or metadata was written.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    for before in &written {
-        let now = dynamic
-            .get(&before.metadata.name.clone().unwrap_or_default())
-            .await?;
-        assert_eq!(
-            now.metadata.resource_version, before.metadata.resource_version,
-            "an undecodable request was written to: {:?}",
-            now.data
-        );
-    }
+    // …and left untouched: not even its status or metadata was written. Watched over a
+    // window of several resyncs; the watch's first list compares with the versions read
+    // before the operator started, so a write at any moment since then shows (a
+    // resourceVersion never goes back).
+    let baseline = written
+        .iter()
+        .map(|o| {
+            (
+                o.metadata.name.clone().unwrap_or_default(),
+                o.metadata.resource_version.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    never_during(
+        &dynamic,
+        watcher::Config::default(),
+        UNTOUCHED,
+        "the undecodable requests",
+        unchanged_from(baseline, |o: &DynamicObject| {
+            o.metadata
+                .name
+                .clone()
+                .filter(|n| ["future", "pilot", "wrong-type"].contains(&n.as_str()))
+        }),
+    )
+    .await
+    .map_err(|e| anyhow!("an undecodable request was written to: {e:#}"))?;
     let now = dynamic.get("future").await?;
     assert_eq!(
         now.data.pointer("/status"),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use govcloud_operator::api::{CloudResourceRequest, RequestClass, RequestPhase};
 use kube::Api;
 use support::govcloud::*;
+use support::window::never_during_named;
 use support::{create_namespace, unique_ns};
 
 #[tokio::test]
@@ -41,6 +42,7 @@ async fn missing_metrics_are_flagged_and_never_reclaim() -> anyhow::Result<()> {
         "blind",
         "MetricsUnavailable",
         "True",
+        // slowest seen 2.3 s; 5× margin
         Duration::from_secs(60),
     )
     .await?;
@@ -75,26 +77,29 @@ async fn missing_metrics_are_flagged_and_never_reclaim() -> anyhow::Result<()> {
         .notice
         .unwrap()
         .respond_by;
-    while chrono::Utc::now() < respond_by + chrono::Duration::seconds(5) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
-        .get("blind")
-        .await?;
-    assert_eq!(
-        r.status.as_ref().and_then(|s| s.phase),
-        Some(RequestPhase::Active),
-        "nothing reclaimed on missing data"
-    );
-    assert!(
-        r.status
-            .unwrap()
-            .utilization
-            .unwrap()
-            .notice
-            .unwrap()
-            .outcome
-            .is_none()
-    );
+    // From now until 5 s past respondBy, watched all along: still Active, the notice
+    // without an outcome — nothing reclaimed on missing data, not even for a moment.
+    let until = respond_by + chrono::Duration::seconds(5);
+    let window = (until - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        .max(Duration::from_secs(1));
+    never_during_named(&api, "blind", window, "the unmeasured request", |r| {
+        let st = r.and_then(|r| r.status.as_ref());
+        let phase = st.and_then(|s| s.phase);
+        if phase != Some(RequestPhase::Active) {
+            return Some(format!("phase {phase:?}: reclaimed on missing data"));
+        }
+        let outcome = st
+            .and_then(|s| s.utilization.as_ref())
+            .and_then(|u| u.notice.as_ref())
+            .map(|n| n.outcome.clone());
+        match outcome {
+            Some(None) => None,
+            Some(Some(o)) => Some(format!("notice outcome {o:?}")),
+            None => Some("the notice is gone".into()),
+        }
+    })
+    .await?;
     Ok(())
 }

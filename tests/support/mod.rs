@@ -13,8 +13,9 @@
 //! - `GOVCLOUD_TEST_KEEP_CONTROL_PLANE=1` keeps the booted directory (logs, etcd data)
 //!   after the processes are stopped; its path is printed on stderr.
 //!
-//! Tests wait on conditions with [`wait_for`] / [`wait_until`], never on bare sleeps, and
-//! each test works in namespaces of its own ([`unique_ns`]).
+//! Tests wait on conditions with [`wait_for`] / [`wait_until`], never on bare sleeps; a
+//! claim that something does NOT happen watches the whole window ([`window`]). Each test
+//! works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
 pub mod argocd;
@@ -22,6 +23,7 @@ pub mod govcloud;
 pub mod helm;
 pub mod operator;
 pub mod prometheus;
+pub mod window;
 
 use std::{
     fmt::Display,
@@ -413,7 +415,16 @@ where
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(1));
         let last_error = match tokio::time::timeout(remaining, check()).await {
-            Ok(Ok(Some(value))) => return Ok(value),
+            Ok(Ok(Some(value))) => {
+                // On stderr (shown with --nocapture) so the tolerances can be set from
+                // the slowest waits actually seen (5× margin, see the constants).
+                eprintln!(
+                    "[wait_for] {:.1}s of {:.0}s: {what}",
+                    started.elapsed().as_secs_f64(),
+                    timeout.as_secs_f64()
+                );
+                return Ok(value);
+            }
             Ok(Ok(None)) => None,
             Ok(Err(e)) => Some(e),
             Err(_) => Some(anyhow!("attempt did not finish within {remaining:?}")),
