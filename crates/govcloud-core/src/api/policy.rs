@@ -128,6 +128,11 @@ pub enum ProvisioningFrom {
     /// From the filing: review and opening share one window of `within` (SH 19 ¶1: test
     /// resources reviewed and opened within 5 wd).
     Filing,
+    /// A value written by a newer release (issue 14): the policy is still read, and this
+    /// field is refused by name, instead of the whole watch failing to decode.
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 /// Opening of approved resources.
@@ -209,6 +214,11 @@ pub enum CostPeriod {
     Year,
     /// Per month: compared with the added monthly cost.
     Month,
+    /// A value written by a newer release (issue 14): the policy is still read, and this
+    /// field is refused by name, instead of the whole watch failing to decode.
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 /// A cost threshold: a change reaching either needs a justification (GY 9).
@@ -298,6 +308,11 @@ pub enum ReclaimFrom {
     /// backed up, resources released and billing stopped within 5 wd of receiving the exit
     /// request; SH 21 ¶1: reviewed and reclaimed within 10 wd). Needs `transition: 0d`.
     Filing,
+    /// A value written by a newer release (issue 14): the policy is still read, and this
+    /// field is refused by name, instead of the whole watch failing to decode.
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 /// Emergency fast track.
@@ -319,6 +334,11 @@ pub enum OnIgnored {
     Downsize,
     /// Suspend, then reclaim (SH 25).
     Reclaim,
+    /// A value written by a newer release (issue 14): the policy is still read, and this
+    /// field is refused by name, instead of the whole watch failing to decode.
+    #[serde(other, skip_serializing)]
+    #[schemars(skip)]
+    Unrecognized,
 }
 
 /// Utilization thresholds per resource.

@@ -229,7 +229,10 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             st.approved_generation = Some(i.generation);
             let transition_ends = clock(decided, rules.exit_transition);
             let reclaim_by = match rules.exit_reclaim_from {
-                ReclaimFrom::TransitionEnd => clock(transition_ends, rules.exit_review_within),
+                // Unrecognized never leaves `rules::resolve`; the later count is the safe one.
+                ReclaimFrom::TransitionEnd | ReclaimFrom::Unrecognized => {
+                    clock(transition_ends, rules.exit_review_within)
+                }
                 // GY 11, SH 21 ¶1: counted from the filing, like the review.
                 ReclaimFrom::Filing => review_by,
             };

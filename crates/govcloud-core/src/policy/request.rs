@@ -904,7 +904,8 @@ fn provision_deadline(
         return None;
     }
     let from = match rules.provision_from {
-        ProvisioningFrom::Approval => st.decided_at.unwrap_or(now),
+        // Unrecognized never leaves `rules::resolve` (refused there): counted like the default.
+        ProvisioningFrom::Approval | ProvisioningFrom::Unrecognized => st.decided_at.unwrap_or(now),
         // SH 19 ¶1: reviewed and opened within one window from the filing.
         ProvisioningFrom::Filing => st.submitted_at.unwrap_or(now),
     };

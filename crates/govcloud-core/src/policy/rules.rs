@@ -147,6 +147,28 @@ struct Resolver {
 }
 
 impl Resolver {
+    /// `value`, or `default` when absent. A value this release does not know (written for
+    /// a newer release, issue 14) is refused by name, and `default` stands in meanwhile.
+    fn known<T: Copy + PartialEq>(
+        &mut self,
+        field: &str,
+        value: Option<T>,
+        unrecognized: T,
+        default: T,
+    ) -> T {
+        match value {
+            Some(v) if v == unrecognized => {
+                self.errors.push(FieldError::new(
+                    field,
+                    "a value this release of the operator does not know (written for a newer release?)",
+                ));
+                default
+            }
+            Some(v) => v,
+            None => default,
+        }
+    }
+
     fn duration(
         &mut self,
         field: &str,
@@ -379,11 +401,12 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             spec.provisioning.as_ref().and_then(|p| p.within.as_ref()),
             wd(5),
         ),
-        provision_from: spec
-            .provisioning
-            .as_ref()
-            .and_then(|p| p.from)
-            .unwrap_or(ProvisioningFrom::Approval),
+        provision_from: r.known(
+            "spec.provisioning.from",
+            spec.provisioning.as_ref().and_then(|p| p.from),
+            ProvisioningFrom::Unrecognized,
+            ProvisioningFrom::Approval,
+        ),
         // SN 11: deployment starts within 10 wd of allocation.
         deploy_within: r.duration(
             "spec.deployment.within",
@@ -467,7 +490,12 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
                 util.respond_within.as_ref(),
                 wd(5),
             ),
-            on_ignored: util.on_ignored.unwrap_or(OnIgnored::Flag),
+            on_ignored: r.known(
+                "spec.utilization.onIgnored",
+                util.on_ignored,
+                OnIgnored::Unrecognized,
+                OnIgnored::Flag,
+            ),
             low,
             high,
             large_free,
@@ -527,8 +555,14 @@ fn justification_monthly(r: &mut Resolver, t: &crate::api::CostThreshold) -> Dec
         t.amount.as_ref(),
         Decimal::from(100_000),
     );
-    match t.period.unwrap_or(CostPeriod::Year) {
-        CostPeriod::Year => amount / Decimal::from(12),
+    let period = r.known(
+        &format!("{FIELD}.period"),
+        t.period,
+        CostPeriod::Unrecognized,
+        CostPeriod::Year,
+    );
+    match period {
+        CostPeriod::Year | CostPeriod::Unrecognized => amount / Decimal::from(12),
         CostPeriod::Month => amount,
     }
 }
@@ -536,7 +570,12 @@ fn justification_monthly(r: &mut Resolver, t: &crate::api::CostThreshold) -> Dec
 /// GY 11, SH 21 ¶1 count the reclamation from the filing; that leaves no room for a
 /// transition after the decision, so a policy asking for both is refused, not guessed at.
 fn exit_reclaim_from(r: &mut Resolver, exit: &crate::api::ExitRules) -> ReclaimFrom {
-    let from = exit.reclaim_from.unwrap_or(ReclaimFrom::TransitionEnd);
+    let from = r.known(
+        "spec.exit.reclaimFrom",
+        exit.reclaim_from,
+        ReclaimFrom::Unrecognized,
+        ReclaimFrom::TransitionEnd,
+    );
     let transition = exit
         .transition
         .as_ref()
@@ -716,6 +755,41 @@ mod tests {
             let errs = resolve("p", &exit(t)).unwrap_err();
             assert_eq!(errs[0].field, "spec.exit.reclaimFrom", "{t:?}");
         }
+    }
+
+    /// Issue 14: a policy written for a newer release (an enum value this one does not
+    /// know) still decodes, so its watch keeps working, and resolving it names each
+    /// unknown field instead of guessing what it meant.
+    #[test]
+    fn enum_values_of_a_newer_release_decode_and_are_refused_by_name() {
+        let spec: GovCloudPolicySpec = serde_json::from_value(serde_json::json!({
+            "provisioning": {"from": "FromTheFuture"},
+            "changes": {"justificationAbove": {"amount": "100000", "period": "Decade"}},
+            "exit": {"reclaimFrom": "Whenever", "transition": "0d"},
+            "utilization": {"onIgnored": "Archive"}
+        }))
+        .expect("unknown enum values decode");
+        let fields: Vec<String> = resolve("p", &spec)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        for field in [
+            "spec.provisioning.from",
+            "spec.changes.justificationAbove.period",
+            "spec.exit.reclaimFrom",
+            "spec.utilization.onIgnored",
+        ] {
+            assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+        }
+        // Known values still resolve (the negative control).
+        let known: GovCloudPolicySpec = serde_json::from_value(serde_json::json!({
+            "provisioning": {"from": "Filing"},
+            "exit": {"reclaimFrom": "Filing", "transition": "0d"},
+            "utilization": {"onIgnored": "Reclaim"}
+        }))
+        .expect("known values decode");
+        assert!(resolve("p", &known).is_ok());
     }
 
     #[test]

@@ -388,7 +388,8 @@ pub fn evaluate(i: &UtilizationInputs<'_>) -> UtilizationOutcome {
         } else if i.now >= n.respond_by && !metrics_failing {
             n.objection = None;
             match u.on_ignored {
-                OnIgnored::Flag => n.outcome = Some("Flagged".into()),
+                // Unrecognized never leaves `rules::resolve`; flagging is the harmless one.
+                OnIgnored::Flag | OnIgnored::Unrecognized => n.outcome = Some("Flagged".into()),
                 OnIgnored::Downsize => n.outcome = Some("AutoDownsize".into()),
                 OnIgnored::Reclaim => n.outcome = Some("Suspended".into()),
             }
