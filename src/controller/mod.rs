@@ -304,7 +304,9 @@ impl Context {
             tracing::warn!(%msg, "skipping calendar year");
         }
         self.metrics.calendar_years.set(cal.years().len() as i64);
-        Ok(cal)
+        // Issue 15: a year without published data is counted on its provisional calendar
+        // (the law's holidays) rather than weekends alone, and said to be (CalendarIncomplete).
+        Ok(cal.with_provisional())
     }
 }
 

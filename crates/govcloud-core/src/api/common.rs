@@ -59,6 +59,23 @@ pub struct Approval {
     /// generation current when it first observes the decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
+    /// The bureau lets a reclamation (namespace deletion, data wiped) proceed although its
+    /// deadline was counted on a provisional calendar or on weekends alone (condition
+    /// `ReclaimHeld`). Not part of the decision: adding it does not re-decide anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaim_override: Option<ReclaimOverride>,
+}
+
+/// An approver's go-ahead for a reclamation held on a provisional count.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReclaimOverride {
+    /// Why the count can be trusted, e.g. the year's notice was checked by hand.
+    #[schemars(length(min = 1, max = 4096))]
+    pub reason: String,
+    /// Who decided; defaults to the approval's `reviewer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A status condition in the Kubernetes convention (metav1.Condition). A condition that

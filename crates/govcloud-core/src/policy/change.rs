@@ -202,7 +202,7 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut wake = Vec::new();
     let mut deadlines = ChangeDeadlines::default();
-    let mut incomplete = false;
+    let mut gaps = super::hold::Gaps::default();
 
     let applied = i
         .request
@@ -435,7 +435,7 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     };
     let mut clock = |t: DateTime<Utc>, d| {
         let dl = deadline::add(t, d, i.calendar, rules.time_zone);
-        incomplete |= !dl.calendar_complete;
+        gaps.note(i.calendar, rules.time_zone, t, dl);
         dl.at
     };
     // SH 19 ¶2: the formal opening after validation — a conversion adding nothing — is
@@ -501,12 +501,9 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
             }
         }
     }
-    if incomplete {
-        wanted.push(Wanted::yes(
-            types::CALENDAR_INCOMPLETE,
-            "YearWithoutData",
-            "a deadline reaches a year without statutory calendar data",
-        ));
+    // Issue 15: names the years and says whether the count was provisional.
+    if let Some(w) = gaps.calendar_incomplete() {
+        wanted.push(w);
     }
     finish(i, st, wanted, deadlines, wake, true)
 }
@@ -575,12 +572,16 @@ fn notices(old: &ResourceChangeStatus, new: &ResourceChangeStatus) -> Vec<Notice
     for c in &new.conditions {
         let warn = matches!(
             c.type_.as_str(),
-            types::REVIEW_OVERDUE | APPLY_OVERDUE | REQUIRES_ESCALATION
+            types::REVIEW_OVERDUE
+                | APPLY_OVERDUE
+                | REQUIRES_ESCALATION
+                | types::CALENDAR_INCOMPLETE
         );
         if c.status == "True" && warn && !conditions::is_true(&old.conditions, &c.type_) {
             let reason = match c.type_.as_str() {
                 types::REVIEW_OVERDUE => "ReviewOverdue",
                 APPLY_OVERDUE => "ApplyOverdue",
+                types::CALENDAR_INCOMPLETE => "CalendarIncomplete",
                 _ => "RequiresEscalation",
             };
             out.push(Notice {

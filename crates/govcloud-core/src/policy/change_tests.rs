@@ -233,6 +233,7 @@ fn review_and_apply_deadlines_and_overdue() {
         comment: None,
         decided_at: None,
         generation: None,
+        reclaim_override: None,
     });
     let approved = c.run(review_by + chrono::Duration::hours(1));
     assert_eq!(approved.status.phase, Some(ChangePhase::Approved));
@@ -299,6 +300,7 @@ fn only_test_converts_to_production_sh19() {
         comment: None,
         decided_at: None,
         generation: None,
+        reclaim_override: None,
     });
     assert_eq!(c.run(t(3, 10)).status.phase, Some(ChangePhase::Approved));
     let mut bad = spec;

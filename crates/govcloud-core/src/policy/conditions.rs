@@ -23,6 +23,7 @@ pub mod types {
     pub const DELETION_BLOCKED: &str = "DeletionBlocked";
     pub const UNAPPLIED_SPEC_CHANGE: &str = "UnappliedSpecChange";
     pub const POLICY_UNAVAILABLE: &str = "PolicyUnavailable";
+    pub const RECLAIM_HELD: &str = "ReclaimHeld";
 }
 
 /// A condition the decision wants, before timestamps.

@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::calendar::Calendar;
 use super::conditions::{self, Wanted, types};
 use super::deadline;
+use super::hold::{Gaps, Hold, override_notice, reclaim_hold};
 use super::notice::Notice;
 use super::rules::Rules;
 use crate::api::{
@@ -84,7 +85,8 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
     let mut upcoming: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
     let mut deadlines = ExitDeadlines::default();
     let mut wake_request = false;
-    let mut incomplete = false;
+    let mut hold_notices = Vec::new();
+    let mut gaps = Gaps::default();
 
     if st.phase == Some(ExitPhase::Completed) {
         return ExitOutcome {
@@ -159,9 +161,10 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             ),
         );
     }
+    let count = |t: DateTime<Utc>, d| deadline::add(t, d, i.calendar, rules.time_zone);
     let mut clock = |t: DateTime<Utc>, d| {
-        let dl = deadline::add(t, d, i.calendar, rules.time_zone);
-        incomplete |= !dl.calendar_complete;
+        let dl = count(t, d);
+        gaps.note(i.calendar, rules.time_zone, t, dl);
         dl.at
     };
 
@@ -227,6 +230,11 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
         Some((Decision::Approved, decided_at)) => {
             let decided = *st.decided_at.get_or_insert(decided_at.unwrap_or(now));
             st.approved_generation = Some(i.generation);
+            // Issue 15: the data is wiped once the transition ends; the years that end
+            // relied on without published data hold the wipe.
+            let transition = count(decided, rules.exit_transition);
+            let mut transition_gaps = Gaps::default();
+            transition_gaps.note(i.calendar, rules.time_zone, decided, transition);
             let transition_ends = clock(decided, rules.exit_transition);
             let reclaim_by = match rules.exit_reclaim_from {
                 // Unrecognized never leaves `rules::resolve`; the later count is the safe one.
@@ -262,6 +270,21 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
                     "AwaitingBackupConfirmation",
                     "waiting for the unit to confirm its backup",
                 ));
+            } else if let Hold::Held(held) = exit_hold(
+                i,
+                &st,
+                &transition_gaps,
+                rules,
+                &mut hold_notices,
+                &mut wanted,
+            ) {
+                st.phase = Some(ExitPhase::Transition);
+                wanted.push(held);
+                wanted.push(Wanted::no(
+                    types::READY,
+                    "ReclaimHeld",
+                    "the transition's end was counted without the year's calendar: waiting for it or for the bureau's override",
+                ));
             } else {
                 st.phase = Some(ExitPhase::Reclaiming);
                 wake_request = i.status.phase != Some(ExitPhase::Reclaiming);
@@ -285,16 +308,35 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             }
         }
     }
-    if incomplete {
-        wanted.push(Wanted::yes(
-            types::CALENDAR_INCOMPLETE,
-            "YearWithoutData",
-            "a deadline reaches a year without statutory calendar data",
-        ));
+    if let Some(w) = gaps.calendar_incomplete() {
+        wanted.push(w);
     }
     let mut out = finish(i, st, wanted, Some(deadlines), upcoming, wake_request);
+    out.notices.extend(hold_notices);
     out.wake_request = wake_request;
     out
+}
+
+/// Whether the wipe must wait (issue 15). An override is recorded (`ReclaimHeld` False
+/// naming who, and an Event); once reclaiming, the wipe is not held again.
+fn exit_hold(
+    i: &ExitInputs<'_>,
+    st: &ExitRequestStatus,
+    gaps: &Gaps,
+    rules: &Rules,
+    notices: &mut Vec<Notice>,
+    wanted: &mut Vec<Wanted>,
+) -> Hold {
+    match reclaim_hold(gaps, st.approval.as_ref(), &rules.calendar) {
+        Hold::Held(_) if i.status.phase == Some(ExitPhase::Reclaiming) => Hold::Proceed,
+        Hold::Overridden(w) => {
+            let hold = Hold::Overridden(w.clone());
+            notices.extend(override_notice(&i.status.conditions, &hold));
+            wanted.push(w);
+            hold
+        }
+        hold => hold,
+    }
 }
 
 fn deadlines_of(st: &ExitRequestStatus) -> ExitDeadlines {
@@ -375,6 +417,8 @@ fn notices(old: &ExitRequestStatus, new: &ExitRequestStatus) -> Vec<Notice> {
             AWAITING_BACKUP => "AwaitingBackupConfirmation",
             RECLAIM_OVERDUE => "ReclaimOverdue",
             types::REVIEW_OVERDUE => "ReviewOverdue",
+            types::RECLAIM_HELD => "ReclaimHeld",
+            types::CALENDAR_INCOMPLETE => "CalendarIncomplete",
             _ => continue,
         };
         if c.status == "True" && !conditions::is_true(&old.conditions, &c.type_) {
@@ -458,7 +502,13 @@ mod tests {
         now: DateTime<Utc>,
     ) -> ExitOutcome {
         let rules = suining();
-        let cal = Calendar::cn_statutory();
+        // 2027 loaded (here: the law's dates): a transition ending there is not held
+        // (issue 15; the hold itself is tested in policy::hold).
+        let mut cal = Calendar::cn_statutory();
+        cal.set_year(
+            2027,
+            super::super::provisional::provisional_year(2027).unwrap(),
+        );
         decide(&ExitInputs {
             generation: 1,
             filed_at: filed,
@@ -547,6 +597,7 @@ mod tests {
             comment: None,
             decided_at: None,
             generation: None,
+            reclaim_override: None,
         });
         let tr = run(
             &spec("2026-11-01", false),
@@ -615,6 +666,7 @@ mod tests {
                 comment: Some("still in use".into()),
                 decided_at: None,
                 generation: None,
+                reclaim_override: None,
             }),
             ..Default::default()
         };

@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod duration;
 pub mod exit;
 pub mod granted_rules;
+pub mod hold;
 pub mod measurement;
 pub mod notice;
 pub mod policy_state;

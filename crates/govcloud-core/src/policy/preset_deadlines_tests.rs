@@ -121,6 +121,7 @@ pub(super) fn approved(decided: &str) -> Option<Approval> {
         comment: None,
         decided_at: Some(at(decided)),
         generation: None,
+        reclaim_override: None,
     })
 }
 

@@ -28,6 +28,7 @@ use super::calendar::Calendar;
 use super::conditions::{self, Wanted, types};
 use super::deadline::{self, Deadline};
 use super::duration::PolicyDuration;
+use super::hold::{Gaps, Hold, override_notice, reclaim_hold};
 pub use super::notice::Notice;
 pub use super::policy_state::PolicyState;
 use super::quantity::{Amounts, FieldError, ResourceKind, format_money};
@@ -339,7 +340,15 @@ fn take_decision(
     now: DateTime<Utc>,
 ) -> Verdict {
     let current = st.approval.clone();
-    if current != st.reviewed_approval {
+    // The reclaim override (issue 15) is not part of the decision: adding it re-decides
+    // nothing (no new decidedAt, no second "Approved").
+    let bare = |a: &Option<Approval>| {
+        a.clone().map(|mut a| {
+            a.reclaim_override = None;
+            a
+        })
+    };
+    if bare(&current) != bare(&st.reviewed_approval) {
         if let Some(a) = &current {
             let applies_to = a.generation.unwrap_or(generation);
             if applies_to != generation {
@@ -394,19 +403,27 @@ fn take_decision(
 struct Clock<'a> {
     rules: &'a Rules,
     calendar: &'a Calendar,
-    incomplete: bool,
+    /// The years every count so far relied on without published data (issue 15).
+    gaps: Gaps,
 }
 
 impl Clock<'_> {
     fn add(&mut self, t: DateTime<Utc>, d: PolicyDuration) -> DateTime<Utc> {
-        self.track(deadline::add(t, d, self.calendar, self.rules.time_zone))
+        self.counted(t, d).at
     }
     fn sub(&mut self, t: DateTime<Utc>, d: PolicyDuration) -> DateTime<Utc> {
-        self.track(deadline::sub(t, d, self.calendar, self.rules.time_zone))
+        let dl = deadline::sub(t, d, self.calendar, self.rules.time_zone);
+        self.gaps.note(self.calendar, self.rules.time_zone, t, dl);
+        dl.at
     }
-    fn track(&mut self, d: Deadline) -> DateTime<Utc> {
-        self.incomplete |= !d.calendar_complete;
-        d.at
+    /// `add`, keeping the whole result so a caller can note its own gaps.
+    fn counted(&mut self, t: DateTime<Utc>, d: PolicyDuration) -> Deadline {
+        let dl = deadline::add(t, d, self.calendar, self.rules.time_zone);
+        self.gaps.note(self.calendar, self.rules.time_zone, t, dl);
+        dl
+    }
+    fn note(&self, gaps: &mut Gaps, t: DateTime<Utc>, d: Deadline) {
+        gaps.note(self.calendar, self.rules.time_zone, t, d);
     }
 }
 
@@ -483,6 +500,7 @@ fn condition_event(type_: &str) -> Option<(bool, &'static str)> {
         types::CALENDAR_INCOMPLETE => (true, "CalendarIncomplete"),
         types::DELETION_BLOCKED => (true, "DeletionBlocked"),
         types::UNAPPLIED_SPEC_CHANGE => (true, "UnappliedSpecChange"),
+        types::RECLAIM_HELD => (true, "ReclaimHeld"),
         super::utilization::types::LOW => (true, "LowUtilization"),
         super::utilization::types::HIGH => (true, "HighUtilization"),
         super::utilization::types::METRICS_UNAVAILABLE => (true, "MetricsUnavailable"),
@@ -716,7 +734,7 @@ fn decide_lifecycle(
     let mut clock = Clock {
         rules,
         calendar: i.calendar,
-        incomplete: false,
+        gaps: Gaps::default(),
     };
     let verdict = take_decision(&mut st, i.generation, now);
     let mut p = Pass::default();
@@ -849,13 +867,9 @@ fn decide_lifecycle(
             ));
         }
     }
-    if clock.incomplete {
-        let years = i.calendar.years();
-        p.wanted.push(Wanted::yes(
-            types::CALENDAR_INCOMPLETE,
-            "YearWithoutData",
-            format!("a deadline reaches a year without statutory calendar data (have {years:?}); counted on weekends alone until a WorkCalendar adds it"),
-        ));
+    // Issue 15: every deadline counted on unpublished data says so, naming the years.
+    if let Some(w) = clock.gaps.calendar_incomplete() {
+        p.wanted.push(w);
     }
     let has_ready = p.wanted.iter().any(|w| w.type_ == types::READY);
     if !has_ready {
@@ -1194,6 +1208,7 @@ fn lifecycle_granted_active(
     // Time-boxed classes (GY 7, SH 21–24).
     let mut expired = false;
     let mut reclaim_due = false;
+    let mut reclaim_gaps = Gaps::default();
     if class.is_time_boxed()
         && let Some(limits) = rules.class(class)
     {
@@ -1203,18 +1218,25 @@ fn lifecycle_granted_active(
                 .as_deref()
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(limits.max_duration);
-            let nominal = clock.add(started, granted);
-            let cap = clock.add(started, limits.max_duration);
-            let mut expires_at = nominal.min(cap);
+            let nominal = clock.counted(started, granted);
+            let cap = clock.counted(started, limits.max_duration);
+            // Issue 15: the years the reclaim deadline relied on without published data.
+            let chosen = if nominal.at <= cap.at { nominal } else { cap };
+            clock.note(&mut reclaim_gaps, started, chosen);
+            let mut expires_at = chosen.at;
             if let Some(ext) = st
                 .extended_to
                 .as_deref()
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             {
+                // A date the bureau granted: nothing counted.
                 expires_at = deadline::end_of_day(ext, rules.time_zone);
+                reclaim_gaps = Gaps::default();
             }
             let warn_at = clock.sub(expires_at, rules.warn_before).max(started);
-            let reclaim_at = clock.add(expires_at, rules.suspend_for);
+            let reclaim = clock.counted(expires_at, rules.suspend_for);
+            clock.note(&mut reclaim_gaps, expires_at, reclaim);
+            let reclaim_at = reclaim.at;
             p.deadlines.expires_at = Some(expires_at);
             p.deadlines.warn_at = Some(warn_at);
             p.deadlines.reclaim_at = Some(reclaim_at);
@@ -1256,7 +1278,30 @@ fn lifecycle_granted_active(
         ));
     }
 
-    if reclaim_due || i.exit_reclaim {
+    // Issue 15: no data wiped on a provisional count; the suspension below still holds.
+    // An exit's reclamation is held by the exit itself (policy::exit).
+    let hold = match reclaim_due && !i.exit_reclaim {
+        true => reclaim_hold(&reclaim_gaps, i.status.approval.as_ref(), &rules.calendar),
+        false => Hold::Proceed,
+    };
+    // Once the namespace is being deleted there is nothing left to hold.
+    let hold = match hold {
+        Hold::Held(_) if i.status.phase == Some(RequestPhase::Reclaiming) => Hold::Proceed,
+        hold => hold,
+    };
+    p.extra.extend(override_notice(&i.status.conditions, &hold));
+    let held = match hold {
+        Hold::Proceed => false,
+        Hold::Held(w) => {
+            p.wanted.push(w);
+            true
+        }
+        Hold::Overridden(w) => {
+            p.wanted.push(w);
+            false
+        }
+    };
+    if (reclaim_due && !held) || i.exit_reclaim {
         match &i.tenant {
             Some(TenantState::Absent) => {
                 st.phase = Some(RequestPhase::Reclaimed);

@@ -121,6 +121,7 @@ impl World {
             comment: None,
             decided_at: None,
             generation,
+            reclaim_override: None,
         });
     }
 
@@ -131,6 +132,7 @@ impl World {
             comment: Some(why.into()),
             decided_at: None,
             generation: None,
+            reclaim_override: None,
         });
     }
 
@@ -829,3 +831,6 @@ fn an_activation_is_written_once() {
         assert!(again.notices.is_empty());
     }
 }
+
+#[path = "hold_request_tests.rs"]
+mod hold;
