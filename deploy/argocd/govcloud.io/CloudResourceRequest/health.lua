@@ -5,6 +5,7 @@
 --                                                      incl. PolicyUnavailable)
 --   Reclaimed                                       -> Healthy (the grant ended by the rules)
 --   Suspended; deletion held by DeletionBlocked     -> Suspended (waits for people)
+--   Suspended with ReclaimHeld (provisional count)  -> Suspended (waits for a WorkCalendar or an override)
 --   Rejected, Invalid; NamespaceConflict            -> Degraded (someone must change something)
 -- Lua 5.1 (Argo CD's gopher-lua); no libraries needed.
 local hs = {}
@@ -105,6 +106,10 @@ elseif phase == "Active" then
 elseif phase == "Suspended" then
   hs.status = "Suspended"
   hs.message = say(true_condition("Suspended"), "Suspended: quota closed, workloads scaled to zero")
+  local held = true_condition("ReclaimHeld")
+  if held ~= nil then
+    hs.message = "Reclaim held: " .. say(held, "waiting for the year's WorkCalendar")
+  end
 elseif phase == "Reclaiming" then
   hs.status = "Progressing"
   hs.message = "Reclaiming tenant namespace " .. tenant .. ": its data is being deleted"

@@ -2,6 +2,7 @@
 -- writes: status.phase, status.conditions, status.deadlines.
 --   Submitted, Approved, Transition, Reclaiming   -> Progressing
 --   Transition awaiting the backup confirmation   -> Suspended (waits for the unit)
+--   Transition with ReclaimHeld                   -> Suspended (waits for a WorkCalendar or an override)
 --   Completed -> Healthy   Rejected, Invalid -> Degraded
 -- Lua 5.1 (Argo CD's gopher-lua); no libraries needed.
 local hs = {}
@@ -71,7 +72,11 @@ elseif phase == "Approved" then
   hs.message = "Approved; the transition period starts"
 elseif phase == "Transition" then
   local backup = true_condition("AwaitingBackupConfirmation")
-  if backup ~= nil then
+  local held = true_condition("ReclaimHeld")
+  if held ~= nil then
+    hs.status = "Suspended"
+    hs.message = "Reclaim held: " .. say(held, "waiting for the year's WorkCalendar")
+  elseif backup ~= nil then
     hs.status = "Suspended"
     hs.message = say(backup, "Waiting for spec.dataDisposition.backupConfirmed")
   else
