@@ -3,6 +3,7 @@
 //! (server-side apply under one field manager) → write status (only when it changed) →
 //! publish Events → requeue at the next deadline.
 
+pub mod calendar_cache;
 pub mod calendar_wakes;
 pub mod change;
 pub mod exit;
@@ -299,14 +300,21 @@ impl Context {
     /// The calendar named by a policy: `cn-statutory` with every WorkCalendar's years laid
     /// over it, or one WorkCalendar alone.
     pub fn calendar(&self, name: &str) -> Result<Calendar, String> {
-        let (cal, skipped) = compose_calendar(name, self.calendars.state().iter().map(|c| &**c))?;
-        for msg in skipped {
-            tracing::warn!(%msg, "skipping calendar year");
-        }
-        self.metrics.calendar_years.set(cal.years().len() as i64);
-        // Issue 15: a year without published data is counted on its provisional calendar
-        // (the law's holidays) rather than weekends alone, and said to be (CalendarIncomplete).
-        Ok(cal.with_provisional())
+        static CACHE: std::sync::LazyLock<calendar_cache::CalendarCache> =
+            std::sync::LazyLock::new(Default::default);
+        let state = self.calendars.state();
+        let calendars: Vec<&WorkCalendar> = state.iter().map(|c| &**c).collect();
+        CACHE.get_or_build(name, &calendars, || {
+            let (cal, skipped) = compose_calendar(name, calendars.iter().copied())?;
+            for msg in skipped {
+                tracing::warn!(%msg, "skipping calendar year");
+            }
+            self.metrics.calendar_years.set(cal.years().len() as i64);
+            // Issue 15: a year without published data is counted on its provisional
+            // calendar (the law's holidays) rather than weekends alone, and said to be
+            // (CalendarIncomplete).
+            Ok(cal.with_provisional())
+        })
     }
 }
 
