@@ -61,7 +61,8 @@ pub struct Approval {
     pub generation: Option<i64>,
     /// The bureau lets a reclamation (namespace deletion, data wiped) proceed although its
     /// deadline was counted on a provisional calendar or on weekends alone (condition
-    /// `ReclaimHeld`). Not part of the decision: adding it does not re-decide anything.
+    /// `ReclaimHeld`). Read on CloudResourceRequests (expiry) and ExitRequests (the exit
+    /// wipe) only. Not part of the decision: adding it does not re-decide anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclaim_override: Option<ReclaimOverride>,
 }
