@@ -136,6 +136,7 @@ impl World {
             comment: None,
             decided_at: None,
             generation: None,
+            reclaim_override: None,
         });
         w.step(PolicyState::Ready(rules), t0());
         w.step(PolicyState::Ready(rules), t0());
