@@ -138,7 +138,11 @@ proptest! {
             prop_assert!(!message.contains("beyond any amount of money"), "{total:e}: {message}");
         }
 
-        // A change of an Active request (cpu 2) to these amounts.
+        // A change of an Active request (cpu 2) to these amounts. A change that names no
+        // amount is refused for that ("changes nothing") before any cost is looked at.
+        if resources.as_object().is_none_or(|m| m.is_empty()) {
+            return Ok(());
+        }
         let mut r = example(REQUESTS[2]);
         set(&mut r, "/spec/resources", json!({"cpu": "2"}));
         set(&mut r, "/status", json!({
