@@ -9,14 +9,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::calendar::Calendar;
+use super::change_notices::notices;
+pub use super::change_validate::parse;
+use super::change_validate::request_rejects;
 use super::conditions::{self, Wanted, types};
 use super::deadline;
 use super::notice::Notice;
 use super::quantity::{Amounts, FieldError, ResourceKind, format_money, format_ratio};
 use super::rules::Rules;
 use crate::api::{
-    ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, NextDeadline,
-    RequestClass, RequestPhase, ResourceChangeSpec, ResourceChangeStatus,
+    ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, RequestClass,
+    RequestPhase, ResourceChangeSpec, ResourceChangeStatus,
 };
 
 /// Condition: the change must go to the economic-informatization department (SH 20).
@@ -71,94 +74,6 @@ pub struct GrantChange {
     pub extend_to: Option<NaiveDate>,
     /// New class.
     pub convert_to: Option<RequestClass>,
-}
-
-/// Parses what a change asks for. Errors name the field.
-pub fn parse(spec: &ResourceChangeSpec) -> Result<(Amounts, Option<NaiveDate>), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let resources = match &spec.resources {
-        None => Amounts::default(),
-        Some(r) => Amounts::parse("spec.resources", r).unwrap_or_else(|e| {
-            errors.extend(e);
-            Amounts::default()
-        }),
-    };
-    let extend_to = spec.extend_to.as_deref().and_then(|d| {
-        NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "spec.extendTo",
-                    format!("{d:?} is not a date (YYYY-MM-DD)"),
-                ))
-            })
-            .ok()
-    });
-    let asks_nothing = ResourceKind::ALL.iter().all(|k| !resources.has(*k))
-        && spec.extend_to.is_none()
-        && spec.convert_to.is_none();
-    if asks_nothing && errors.is_empty() {
-        errors.push(FieldError::new(
-            "spec",
-            "changes nothing: give resources, extendTo or convertTo",
-        ));
-    }
-    if errors.is_empty() {
-        Ok((resources, extend_to))
-    } else {
-        Err(errors)
-    }
-}
-
-fn request_rejects(
-    spec: &ResourceChangeSpec,
-    request: &CloudResourceRequest,
-    rules: &Rules,
-    calendar: &Calendar,
-    submitted: DateTime<Utc>,
-    extend_to: Option<NaiveDate>,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let st = request.status.clone().unwrap_or_default();
-    let class = st.granted_class.unwrap_or(request.spec.class);
-    if let Some(date) = extend_to {
-        let deadlines = st.deadlines.clone().unwrap_or_default();
-        match (class.is_time_boxed(), deadlines.expires_at) {
-            (false, _) | (_, None) => errors.push(FieldError::new(
-                "spec.extendTo",
-                format!(
-                    "request {:?} ({}) has no expiry to extend",
-                    request.metadata.name.clone().unwrap_or_default(),
-                    class.as_str()
-                ),
-            )),
-            (true, Some(expires_at)) => {
-                if deadline::end_of_day(date, rules.time_zone) <= expires_at {
-                    errors.push(FieldError::new(
-                        "spec.extendTo",
-                        format!(
-                            "{date} is not after the current expiry {}",
-                            expires_at.to_rfc3339()
-                        ),
-                    ));
-                }
-                if let Some(by) = deadlines.extension_request_by.filter(|by| submitted > *by) {
-                    errors.push(FieldError::new(
-                        "spec.extendTo",
-                        format!("filed too late: an extension had to be requested by {} (SH 23, SH 24: at least {} before expiry)", by.to_rfc3339(), rules.class(class).and_then(|c| c.extension_notice_before).map(|d| d.to_string()).unwrap_or_default()),
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(target) = spec.convert_to
-        && !(class == RequestClass::Test && target == RequestClass::Production)
-    {
-        {
-            errors.push(FieldError::new("spec.convertTo", format!("{} → {} is not a conversion the rules provide; only Test → Production after validation (SH 19)", class.as_str(), target.as_str())));
-        }
-    }
-    let _ = calendar;
-    errors
 }
 
 fn take_decision(
@@ -282,7 +197,7 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
         }
     };
     let submitted = st.submitted_at.unwrap_or(now);
-    let errors = request_rejects(i.spec, request, rules, i.calendar, submitted, extend_to);
+    let errors = request_rejects(i.spec, request, rules, submitted, extend_to);
     if !errors.is_empty() && !decided_before {
         return invalid(
             st,
@@ -511,87 +426,24 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
 fn finish(
     i: &ChangeInputs<'_>,
     mut st: ResourceChangeStatus,
-    mut wanted: Vec<Wanted>,
+    wanted: Vec<Wanted>,
     deadlines: ChangeDeadlines,
     mut upcoming: Vec<(&'static str, DateTime<Utc>)>,
     keep_deadlines: bool,
 ) -> ChangeOutcome {
-    wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
-    wanted.dedup_by_key(|w| w.type_);
-    st.conditions = conditions::merge(&i.status.conditions, wanted, i.now, Some(i.generation));
+    st.conditions = conditions::settle(&i.status.conditions, wanted, i.now, i.generation);
     st.observed_generation = Some(i.generation);
     if keep_deadlines || st.phase == Some(ChangePhase::Invalid) {
         st.deadlines = (deadlines != ChangeDeadlines::default()).then_some(deadlines);
     }
-    upcoming.sort_by_key(|(_, t)| *t);
-    st.next_deadline = upcoming.first().map(|(n, at)| NextDeadline {
-        name: (*n).into(),
-        at: *at,
-    });
-    let wake_at = upcoming.first().map(|(_, t)| *t);
+    st.next_deadline = conditions::next_deadline(&mut upcoming);
+    let wake_at = st.next_deadline.as_ref().map(|n| n.at);
     let notices = notices(i.status, &st);
     ChangeOutcome {
         status: st,
         wake_at,
         notices,
     }
-}
-
-fn notices(old: &ResourceChangeStatus, new: &ResourceChangeStatus) -> Vec<Notice> {
-    let mut out = Vec::new();
-    if let Some(phase) = new.phase.filter(|p| Some(*p) != old.phase) {
-        let (warning, reason, message) = match phase {
-            ChangePhase::Submitted => (false, "Submitted", "submitted for review".to_string()),
-            ChangePhase::Approved if new.auto_approved == Some(true) => (
-                false,
-                "AutoApproved",
-                "a scale-down, approved automatically".to_string(),
-            ),
-            ChangePhase::Approved => (false, "Approved", "approved; being applied".to_string()),
-            ChangePhase::Rejected => (true, "Rejected", "rejected".to_string()),
-            ChangePhase::Applied => (false, "Applied", "applied to the grant".to_string()),
-            ChangePhase::Unrecognized => (
-                true,
-                super::unknown::UNKNOWN_PHASE,
-                "phase unknown to this release".to_string(),
-            ),
-            ChangePhase::Invalid => (
-                true,
-                "Invalid",
-                conditions::find(&new.conditions, types::INVALID)
-                    .map(|c| c.message.clone())
-                    .unwrap_or_default(),
-            ),
-        };
-        out.push(Notice {
-            warning,
-            reason,
-            message,
-        });
-    }
-    for c in &new.conditions {
-        let warn = matches!(
-            c.type_.as_str(),
-            types::REVIEW_OVERDUE
-                | APPLY_OVERDUE
-                | REQUIRES_ESCALATION
-                | types::CALENDAR_INCOMPLETE
-        );
-        if c.status == "True" && warn && !conditions::is_true(&old.conditions, &c.type_) {
-            let reason = match c.type_.as_str() {
-                types::REVIEW_OVERDUE => "ReviewOverdue",
-                APPLY_OVERDUE => "ApplyOverdue",
-                types::CALENDAR_INCOMPLETE => "CalendarIncomplete",
-                _ => "RequiresEscalation",
-            };
-            out.push(Notice {
-                warning: true,
-                reason,
-                message: c.message.clone(),
-            });
-        }
-    }
-    out
 }
 
 /// The approved changes of a request still to apply, oldest decision first.

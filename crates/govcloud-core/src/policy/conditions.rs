@@ -65,6 +65,31 @@ fn status_word(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
+/// The conditions a decision writes: `wanted` with Ready first and the rest in a stable
+/// order, one per type, merged over `previous` (see [`merge`]). Stable order matters: a
+/// converged object must compare equal to its last status, or every pass would write.
+pub fn settle(
+    previous: &[Condition],
+    mut wanted: Vec<Wanted>,
+    now: DateTime<Utc>,
+    generation: i64,
+) -> Vec<Condition> {
+    wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
+    wanted.dedup_by_key(|w| w.type_);
+    merge(previous, wanted, now, Some(generation))
+}
+
+/// The earliest of `upcoming` (name, time) as the status shows it; sorts `upcoming`.
+pub fn next_deadline(
+    upcoming: &mut [(&'static str, DateTime<Utc>)],
+) -> Option<crate::api::NextDeadline> {
+    upcoming.sort_by_key(|(_, t)| *t);
+    upcoming.first().map(|(name, at)| crate::api::NextDeadline {
+        name: (*name).to_string(),
+        at: *at,
+    })
+}
+
 /// The conditions to write: `wanted`, each keeping its previous `lastTransitionTime` when
 /// its status did not flip.
 pub fn merge(

@@ -11,6 +11,8 @@ pub mod calendar_day;
 pub mod calendars;
 pub mod capacity;
 pub mod change;
+mod change_notices;
+mod change_validate;
 pub mod conditions;
 pub mod deadline;
 pub mod duration;

@@ -36,7 +36,7 @@ use super::rules::Rules;
 use super::tenant::{self, TenantInput, TenantSpec};
 use crate::api::{
     Approval, Billing, CloudResourceRequestSpec, CloudResourceRequestStatus, Decision,
-    NextDeadline, ProvisioningFrom, RequestClass, RequestDeadlines, RequestPhase,
+    ProvisioningFrom, RequestClass, RequestDeadlines, RequestPhase,
 };
 
 /// The tenant namespace as the operator found it.
@@ -876,23 +876,16 @@ fn decide_lifecycle(
         p.wanted
             .insert(0, Wanted::no(types::READY, "Pending", "in progress"));
     }
-    // Ready first, then the rest in a stable order.
-    p.wanted.sort_by_key(|w| (w.type_ != types::READY, w.type_));
-    p.wanted.dedup_by_key(|w| w.type_);
-    st.conditions = conditions::merge(
+    st.conditions = conditions::settle(
         &i.status.conditions,
         std::mem::take(&mut p.wanted),
         now,
-        Some(i.generation),
+        i.generation,
     );
     st.observed_generation = Some(i.generation);
     let deadlines = std::mem::take(&mut p.deadlines);
     st.deadlines = (deadlines != RequestDeadlines::default()).then_some(deadlines);
-    p.upcoming.sort_by_key(|(_, t)| *t);
-    st.next_deadline = p.upcoming.first().map(|(name, at)| NextDeadline {
-        name: (*name).to_string(),
-        at: *at,
-    });
+    st.next_deadline = conditions::next_deadline(&mut p.upcoming);
     let wake_at = p.upcoming.iter().map(|(_, t)| *t).find(|t| *t > now);
     let mut notices = notices(i.status, &st);
     notices.extend(p.extra);
