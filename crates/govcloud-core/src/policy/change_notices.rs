@@ -39,27 +39,15 @@ pub(super) fn notices(old: &ResourceChangeStatus, new: &ResourceChangeStatus) ->
             message,
         });
     }
-    for c in &new.conditions {
-        let warn = matches!(
-            c.type_.as_str(),
-            types::REVIEW_OVERDUE
-                | APPLY_OVERDUE
-                | REQUIRES_ESCALATION
-                | types::CALENDAR_INCOMPLETE
-        );
-        if c.status == "True" && warn && !conditions::is_true(&old.conditions, &c.type_) {
-            let reason = match c.type_.as_str() {
-                types::REVIEW_OVERDUE => "ReviewOverdue",
-                APPLY_OVERDUE => "ApplyOverdue",
-                types::CALENDAR_INCOMPLETE => "CalendarIncomplete",
-                _ => "RequiresEscalation",
-            };
-            out.push(Notice {
-                warning: true,
-                reason,
-                message: c.message.clone(),
-            });
-        }
-    }
+    out.extend(super::notice::turned_true(
+        &old.conditions,
+        &new.conditions,
+        &[
+            types::REVIEW_OVERDUE,
+            APPLY_OVERDUE,
+            REQUIRES_ESCALATION,
+            types::CALENDAR_INCOMPLETE,
+        ],
+    ));
     out
 }

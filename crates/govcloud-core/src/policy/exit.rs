@@ -405,24 +405,18 @@ fn notices(old: &ExitRequestStatus, new: &ExitRequestStatus) -> Vec<Notice> {
             message,
         });
     }
-    for c in &new.conditions {
-        let reason = match c.type_.as_str() {
-            LATE_SUBMISSION => "LateSubmission",
-            AWAITING_BACKUP => "AwaitingBackupConfirmation",
-            RECLAIM_OVERDUE => "ReclaimOverdue",
-            types::REVIEW_OVERDUE => "ReviewOverdue",
-            types::RECLAIM_HELD => "ReclaimHeld",
-            types::CALENDAR_INCOMPLETE => "CalendarIncomplete",
-            _ => continue,
-        };
-        if c.status == "True" && !conditions::is_true(&old.conditions, &c.type_) {
-            out.push(Notice {
-                warning: true,
-                reason,
-                message: c.message.clone(),
-            });
-        }
-    }
+    out.extend(super::notice::turned_true(
+        &old.conditions,
+        &new.conditions,
+        &[
+            LATE_SUBMISSION,
+            AWAITING_BACKUP,
+            RECLAIM_OVERDUE,
+            types::REVIEW_OVERDUE,
+            types::RECLAIM_HELD,
+            types::CALENDAR_INCOMPLETE,
+        ],
+    ));
     out
 }
 
