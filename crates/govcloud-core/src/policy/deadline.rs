@@ -374,5 +374,8 @@ fn end_of(date: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
+#[path = "deadline_limit_tests.rs"]
+mod limit_tests;
+#[cfg(test)]
 #[path = "deadline_tests.rs"]
 mod tests;

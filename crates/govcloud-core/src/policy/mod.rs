@@ -37,6 +37,8 @@ mod no_panic_gen;
 #[cfg(test)]
 mod no_panic_tests;
 #[cfg(test)]
+mod no_panic_world;
+#[cfg(test)]
 mod preset_deadlines_change_exit_tests;
 #[cfg(test)]
 mod preset_deadlines_tests;
