@@ -1,0 +1,303 @@
+//! The watches, their stores and the controllers, wired together: each kind is watched
+//! once, and the events of one watch wake every controller that depends on that kind.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, WatchStreamExt, reflector};
+use kube::{Client, ResourceExt};
+use tokio::sync::watch;
+
+use super::inventory::count_inventory;
+use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
+use crate::cli::RunArgs;
+use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
+use crate::controller::{Config, Context, change, exit, measure, policy, request, wake_channel};
+use crate::decode::Quarantine;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::policy::tenant;
+
+pub(super) async fn run_controllers(
+    args: &RunArgs,
+    client: Client,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let cfg = crate::watch::config;
+    use crate::watch::reflected;
+    // Each kind is watched once. Policies and calendars feed several controllers: their
+    // one watch fills a shared store whose events every controller that needs them
+    // subscribes to (the subscriptions are taken before the watch starts).
+    let (policies, w_policies) = reflector::store_shared::<GovCloudPolicy>(SHARED_EVENTS);
+    let (calendars, w_calendars) = reflector::store_shared::<WorkCalendar>(SHARED_EVENTS);
+    let (Some(policy_events), Some(calendar_events)) =
+        (w_policies.subscribe(), w_calendars.subscribe())
+    else {
+        tracing::error!("shared stores cannot be subscribed to");
+        return;
+    };
+    let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
+    let (exits, w_exits) = reflector::store::<ExitRequest>();
+    let (changes, w_changes) = reflector::store::<ResourceChange>();
+    let (namespaces, w_namespaces) = reflector::store::<Namespace>();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "govcloud-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    // Objects no watch can decode are reported and skipped (see crate::decode).
+    let quarantine = Arc::new(Quarantine::new(metrics.clone(), Some(recorder.clone())));
+    let (h, m, q) = (&health, &metrics, &quarantine);
+    let policy_root = reflected(
+        client.clone(),
+        cfg(),
+        w_policies,
+        "govcloudpolicies",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    let calendar_root = reflected(
+        client.clone(),
+        cfg(),
+        w_calendars,
+        "workcalendars",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    let request_stream = reflected(
+        client.clone(),
+        cfg(),
+        w_requests,
+        "cloudresourcerequests",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    let exit_stream = reflected(
+        client.clone(),
+        cfg(),
+        w_exits,
+        "exitrequests",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    let change_stream = reflected(
+        client.clone(),
+        cfg(),
+        w_changes,
+        "resourcechanges",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    let (wake_tx, wake_rx) = wake_channel();
+    let (wake_changes_tx, wake_changes_rx) = wake_channel();
+    let (wake_exits_tx, wake_exits_rx) = wake_channel();
+    let (wake_policies, wake_policies_rx) = wake_channel::<GovCloudPolicy>();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder,
+        quarantine: quarantine.clone(),
+        metrics: metrics.clone(),
+        config: Config {
+            namespace: args.namespace.clone(),
+            default_policy: args.default_policy.clone(),
+            max_requeue: args.max_requeue(),
+            utilization_interval: std::time::Duration::from_secs(args.utilization_interval_seconds.max(1)),
+        },
+        policies: policies.clone(),
+        calendars,
+        namespaces,
+        requests: requests.clone(),
+        exits: exits.clone(),
+        changes: changes.clone(),
+        capacity: tokio::sync::Mutex::new(Default::default()),
+        retries: std::sync::Mutex::new(HashMap::new()),
+        wake: wake_tx.clone(),
+        wake_changes: wake_changes_tx.clone(),
+        wake_exits: wake_exits_tx.clone(),
+        prometheus: args.prometheus_url.as_deref().filter(|u| !u.trim().is_empty()).and_then(|url| match prometheus_http_query::Client::try_from(url) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(%url, error = %e, "--prometheus-url is not usable; utilization falls back to allocation");
+                None
+            }
+        }),
+        measurements: std::sync::Mutex::new(HashMap::new()),
+        verified_at: std::sync::Mutex::new(HashMap::new()),
+    });
+
+    // Requests of a policy are looked at again when the policy changes; requests, changes,
+    // exits and policies counting on a calendar when it changes (deadlines move); a
+    // request when its tenant namespace does.
+    let by_policy = requests.clone();
+    let default_policy = args.default_policy.clone();
+    let for_policy = move |p: Arc<GovCloudPolicy>| {
+        let name = p.name_any();
+        by_policy
+            .state()
+            .into_iter()
+            .filter(|r| r.spec.policy.as_deref().unwrap_or(&default_policy) == name)
+            .map(|r| ObjectRef::from_obj(r.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let calendar_wakes = CalendarWakes {
+        policies: policies.clone(),
+        requests: requests.clone(),
+        changes: changes.clone(),
+        exits: exits.clone(),
+        default_policy: args.default_policy.clone(),
+    };
+    let (deleted, wakers) = (
+        calendar_wakes.clone(),
+        Wakers {
+            requests: wake_tx.clone(),
+            changes: wake_changes_tx,
+            exits: wake_exits_tx,
+            policies: wake_policies,
+        },
+    );
+    let drive_calendars = tokio::spawn(calendar_root.for_each(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Delete(cal)) = &event {
+            deleted.deleted(&cal.name_any(), &wakers);
+        }
+        futures::future::ready(())
+    }));
+    // Likewise a deleted policy wakes its requests (a shared stream would not carry it).
+    let (deleted_policy, wake_requests) = (for_policy.clone(), wake_tx.clone());
+    let drive_policies = tokio::spawn(policy_root.for_each(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Delete(p)) = event {
+            for r in deleted_policy(Arc::new(p)) {
+                let _ = wake_requests.send(r);
+            }
+        }
+        futures::future::ready(())
+    }));
+    let for_namespace = |ns: Namespace| {
+        let labels = ns.labels();
+        match (
+            labels.get(tenant::REQUEST_NAMESPACE_LABEL),
+            labels.get(tenant::REQUEST_NAME_LABEL),
+        ) {
+            (Some(rns), Some(rname)) => {
+                Some(ObjectRef::<CloudResourceRequest>::new(rname).within(rns))
+            }
+            _ => None,
+        }
+    };
+    // Managed namespaces: a tenant's ownership and applied hash are read from here.
+    let namespace_stream = reflected(
+        client.clone(),
+        cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
+        w_namespaces,
+        "namespaces",
+        h.clone(),
+        m.clone(),
+        q.clone(),
+    );
+    // Phase and overdue gauges, recounted from the stores every 15 s.
+    let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
+    // Utilization measurement, outside the reconcile slots (see controller::measure).
+    let measurement = tokio::spawn(measure::run(ctx.clone(), shutdown.clone()));
+    let stop = |rx: &watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
+    let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
+        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .watches_shared_stream(policy_events.clone(), for_policy)
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::requests),
+        )
+        .watches_stream(namespace_stream.touched_objects(), for_namespace)
+        .reconcile_on(wake_rx)
+        .trigger_backoff(crate::watch::TriggerBackoff)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(request::reconcile, request::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(request::KIND, r));
+    let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::changes),
+        )
+        .reconcile_on(wake_changes_rx)
+        .trigger_backoff(crate::watch::TriggerBackoff)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(change::reconcile, change::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(change::KIND, r));
+    let exit_controller = Controller::for_stream(exit_stream.touched_objects(), exits)
+        .watches_shared_stream(
+            calendar_events.clone(),
+            calendar_wakes.mapper(CalendarWakes::exits),
+        )
+        .reconcile_on(wake_exits_rx)
+        .trigger_backoff(crate::watch::TriggerBackoff)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(exit::reconcile, exit::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(exit::KIND, r));
+    // Policies are few: the shared policy watch keeps their status (field errors) current,
+    // and a calendar event looks at the policies counting on it.
+    let policy_controller = Controller::for_shared_stream(policy_events, policies)
+        .watches_shared_stream(
+            calendar_events,
+            calendar_wakes.mapper(CalendarWakes::policies),
+        )
+        .reconcile_on(wake_policies_rx)
+        .trigger_backoff(crate::watch::TriggerBackoff)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(policy::reconcile, policy::error_policy, ctx.clone())
+        .for_each(|r| log_controller_error(policy::KIND, r));
+    let controllers = async {
+        tokio::join!(
+            request_controller,
+            change_controller,
+            exit_controller,
+            policy_controller
+        )
+    };
+    // A graceful shutdown lets running reconciles finish, but a controller stopped before
+    // its stores were first filled would wait for them forever: after the grace period it
+    // is left behind, so SIGTERM always ends the process well before a kubelet's SIGKILL.
+    let mut stopping = shutdown.clone();
+    tokio::select! {
+        _ = controllers => {}
+        _ = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers still busy after the shutdown grace period; stopping anyway");
+        }
+    }
+    inventory.abort();
+    measurement.abort();
+    drive_calendars.abort();
+    drive_policies.abort();
+}
+
+/// How many events of a shared watch wait for its slowest subscriber before the watch
+/// itself waits (every subscriber is a controller, which reads its triggers at once).
+const SHARED_EVENTS: usize = 1024;
+
+/// How long running reconciles may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+async fn log_controller_error<T, E: std::fmt::Display>(kind: &'static str, result: Result<T, E>) {
+    if let Err(e) = result {
+        tracing::debug!(kind, error = %e, "controller event");
+    }
+}
