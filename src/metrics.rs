@@ -17,13 +17,15 @@ pub struct KindLabels {
     pub kind: &'static str,
 }
 
-/// A failed reconcile: kind and the error's stable category.
+/// A failed reconcile: kind, and the error's stable category and step.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
     /// The custom resource kind.
     pub kind: &'static str,
-    /// The error category (`Error::category`).
+    /// The error category (`Error::category`: how the call failed).
     pub category: &'static str,
+    /// The step that failed (`Error::step`: finalizer, quota, status, …).
+    pub step: &'static str,
 }
 
 /// A watch, by resource.
@@ -198,7 +200,7 @@ impl Metrics {
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
-            "Reconciles that failed, by error category",
+            "Reconciles that failed, by error category and the step that failed",
             failures.clone(),
         );
         registry.register(
@@ -251,9 +253,13 @@ impl Metrics {
     }
 
     /// Records a failed reconcile.
-    pub fn observe_failure(&self, kind: &'static str, category: &'static str) {
+    pub fn observe_failure(&self, kind: &'static str, category: &'static str, step: &'static str) {
         self.failures
-            .get_or_create(&FailureLabels { kind, category })
+            .get_or_create(&FailureLabels {
+                kind,
+                category,
+                step,
+            })
             .inc();
     }
 
@@ -400,13 +406,13 @@ mod tests {
     fn labels_carry_only_fixed_words() {
         let m = Metrics::new();
         m.observe_reconcile("CloudResourceRequest", Duration::from_millis(3));
-        m.observe_failure("CloudResourceRequest", "kube");
+        m.observe_failure("CloudResourceRequest", "forbidden", "quota");
         let text = m.encode();
         assert!(
             text.contains("govcloud_reconciles_total{kind=\"CloudResourceRequest\"} 1"),
             "{text}"
         );
-        assert!(text.contains("govcloud_reconcile_failures_total{kind=\"CloudResourceRequest\",category=\"kube\"} 1"), "{text}");
+        assert!(text.contains("govcloud_reconcile_failures_total{kind=\"CloudResourceRequest\",category=\"forbidden\",step=\"quota\"} 1"), "{text}");
         m.set_inventory([
             ("CloudResourceRequest", Some("Active"), vec!["Ready"]),
             (

@@ -38,6 +38,7 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
     let now = Utc::now().trunc_subsecs(0);
     let current = obj.status.clone().unwrap_or_default();
     let request = ctx
+        .stores
         .requests
         .get(&ObjectRef::<CloudResourceRequest>::new(&obj.spec.request).within(namespace));
     let found = request.as_ref().and_then(|r| ctx.rules_of(r));
@@ -52,7 +53,7 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
         .and_then(|r| r.status.as_ref())
         .map(|s| s.applied_changes.iter().map(|a| a.uid.clone()).collect())
         .unwrap_or_default();
-    let prior_recurring_justified = ctx.changes.state().iter().any(|c| {
+    let prior_recurring_justified = ctx.stores.changes.state().iter().any(|c| {
         c.namespace().as_deref() == Some(namespace)
             && c.spec.request == obj.spec.request
             && c.spec.recurring
@@ -87,7 +88,8 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
         && current.phase != Some(ChangePhase::Approved)
     {
         let _ = ctx
-            .wake
+            .wakes
+            .requests
             .send(ObjectRef::new(&obj.spec.request).within(namespace));
     }
     Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))

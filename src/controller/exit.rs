@@ -43,6 +43,7 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
         .unwrap_or(now);
     let current = obj.status.clone().unwrap_or_default();
     let request = ctx
+        .stores
         .requests
         .get(&ObjectRef::<CloudResourceRequest>::new(&obj.spec.request).within(namespace));
     let found = request.as_ref().and_then(|r| ctx.rules_of(r));
@@ -70,7 +71,8 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
     publish(ctx, obj, &outcome.notices).await;
     if outcome.wake_request {
         let _ = ctx
-            .wake
+            .wakes
+            .requests
             .send(ObjectRef::new(&obj.spec.request).within(namespace));
     }
     Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))

@@ -70,6 +70,20 @@ where
             Err(Error::Panic(message))
         }
     };
+    if let Err(e) = &result
+        && first_failure(&ctx, &key)
+        && e.reported_on_object()
+        && !matches!(e, Error::Panic(_))
+    {
+        // Said once per run of failures (the backoff retries it quietly), naming the
+        // step; a panic has its own Event above.
+        let notice = Notice {
+            warning: true,
+            reason: e.reason(),
+            message: format!("{e}; retrying with backoff"),
+        };
+        publish(&ctx, &*obj, &[notice]).await;
+    }
     ctx.metrics.observe_reconcile(kind, started.elapsed());
     if result.is_ok() {
         reset_backoff(&ctx, &key);
@@ -85,13 +99,15 @@ pub fn error_policy<K: Resource>(
     err: &Error,
     ctx: &Context,
 ) -> Requeue {
-    ctx.metrics.observe_failure(kind, err.category());
+    ctx.metrics
+        .observe_failure(kind, err.category(), err.step());
     let meta = obj.meta();
     tracing::warn!(
         kind,
         name = meta.name.as_deref().unwrap_or_default(),
         namespace = meta.namespace.as_deref().unwrap_or_default(),
         category = err.category(),
+        step = err.step(),
         error = %err,
         "reconcile failed"
     );
@@ -120,6 +136,15 @@ pub fn uid<K: Resource>(obj: &K) -> Result<&str, Error> {
         .uid
         .as_deref()
         .ok_or(Error::MissingMetadata("metadata.uid"))
+}
+
+/// Whether the object has no failure counted since its last success.
+fn first_failure(ctx: &Context, key: &str) -> bool {
+    !ctx.objects
+        .retries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(key)
 }
 
 /// The key of the object's retry count: its UID (empty without one, as before).

@@ -1,7 +1,6 @@
 //! The panic guard without a cluster: the context's client points at a closed loopback
 //! port, so the Warning Event is attempted, fails, and is only logged.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,20 +70,22 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             max_requeue: Duration::from_secs(300),
             utilization_interval: Duration::from_secs(3600),
         },
-        policies,
-        calendars,
-        requests,
-        exits,
+        stores: crate::controller::Stores {
+            policies,
+            calendars,
+            requests,
+            exits,
+            changes,
+            namespaces,
+        },
         capacity: tokio::sync::Mutex::new(Default::default()),
-        retries: std::sync::Mutex::new(HashMap::new()),
-        changes,
-        wake: crate::controller::wake_channel().0,
-        wake_changes: crate::controller::wake_channel().0,
-        wake_exits: crate::controller::wake_channel().0,
-        namespaces,
+        wakes: crate::controller::Wakes {
+            requests: crate::controller::wake_channel().0,
+            changes: crate::controller::wake_channel().0,
+            exits: crate::controller::wake_channel().0,
+        },
         prometheus: None,
-        measurements: std::sync::Mutex::new(HashMap::new()),
-        verified_at: std::sync::Mutex::new(HashMap::new()),
+        objects: Default::default(),
     };
     let writers = Writers {
         _policies: w1,
@@ -130,7 +131,7 @@ async fn a_panicking_reconcile_is_an_error_of_that_object_alone() {
     let text = ctx.metrics.encode();
     assert!(
         text.contains(
-            "govcloud_reconcile_failures_total{kind=\"GovCloudPolicy\",category=\"panic\"} 2"
+            "govcloud_reconcile_failures_total{kind=\"GovCloudPolicy\",category=\"panic\",step=\"reconcile\"} 2"
         ),
         "{text}"
     );
@@ -150,6 +151,7 @@ async fn a_panicking_reconcile_is_an_error_of_that_object_alone() {
         Requeue::await_change()
     );
     let retries = ctx
+        .objects
         .retries
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -170,6 +172,7 @@ async fn a_panicking_reconcile_is_an_error_of_that_object_alone() {
     .await;
     assert!(fixed.is_ok());
     let retries = ctx
+        .objects
         .retries
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -214,5 +217,35 @@ async fn nothing_is_reconciled_before_the_stores_are_loaded() {
     assert!(
         !ctx.metrics.encode().contains("govcloud_reconciles_total{"),
         "a deferred reconcile is not counted as one"
+    );
+}
+
+/// A failed API call says which step made it, all the way out of a real reconciler: the
+/// policy reconciler's status write fails (nothing listens on the client's port) and the
+/// error, its log line and its count name the step `status` and the kind.
+#[tokio::test]
+async fn a_failed_call_is_reported_with_its_step() {
+    let (ctx, _writers) = context(true);
+    let obj = policy("p", "uid-p");
+    let err = crate::controller::policy::reconcile(obj.clone(), ctx.clone())
+        .await
+        .expect_err("no API server listens");
+    assert!(
+        matches!(&err, Error::Status("GovCloudPolicy", _)),
+        "the status write is named: {err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("writing the status of the GovCloudPolicy failed"),
+        "{err}"
+    );
+    assert_eq!((err.step(), err.category()), ("status", "transport"));
+    let _ = error_policy("GovCloudPolicy", &*obj, &err, &ctx);
+    let text = ctx.metrics.encode();
+    assert!(
+        text.contains(
+            "govcloud_reconcile_failures_total{kind=\"GovCloudPolicy\",category=\"transport\",step=\"status\"} 1"
+        ),
+        "{text}"
     );
 }

@@ -90,7 +90,11 @@ pub fn take(
     status: &CloudResourceRequestStatus,
     now: DateTime<Utc>,
 ) -> Handover {
-    let mut measurements = ctx.measurements.lock().unwrap_or_else(|p| p.into_inner());
+    let mut measurements = ctx
+        .objects
+        .measurements
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let entry = measurements.get_mut(uid);
     let attempted = entry.as_ref().and_then(|e| e.attempted);
     match entry.and_then(|e| e.ready.take()) {
@@ -105,6 +109,7 @@ pub fn take(
 pub fn look_again_at(ctx: &Context, uid: &str, now: DateTime<Utc>) -> DateTime<Utc> {
     let interval = ctx.config.utilization_interval;
     let due = ctx
+        .objects
         .measurements
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -149,7 +154,7 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
     let interval = ctx.config.utilization_interval;
     let mut windows: BTreeMap<String, Option<i64>> = BTreeMap::new();
     let mut due: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
-    for req in ctx.requests.state() {
+    for req in ctx.stores.requests.state() {
         let (Some(uid), Some(status)) = (req.metadata.uid.as_deref(), req.status.as_ref()) else {
             continue;
         };
@@ -166,7 +171,11 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
             continue;
         };
         let is_due = {
-            let mut measurements = ctx.measurements.lock().unwrap_or_else(|p| p.into_inner());
+            let mut measurements = ctx
+                .objects
+                .measurements
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let entry = measurements.entry(uid.to_string()).or_default();
             let taken_at = status.utilization.as_ref().map(|u| u.taken_at);
             let schedule = *entry.schedule.get_or_insert_with(|| {
@@ -254,7 +263,11 @@ async fn pass(ctx: &Context) {
         // no Prometheus) says nothing: it is retried soon rather than handed over.
         let hand_over = complete || !matches!(m.usage, Ok(None));
         {
-            let mut measurements = ctx.measurements.lock().unwrap_or_else(|p| p.into_inner());
+            let mut measurements = ctx
+                .objects
+                .measurements
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let entry = measurements.entry(d.uid.clone()).or_default();
             entry.schedule = Some(MeasurementSchedule::after(
                 entry.schedule,
@@ -269,7 +282,7 @@ async fn pass(ctx: &Context) {
         }
         // The wake may be dropped when the channel is full: the request's own requeue
         // ([`look_again_at`]) then takes the measurement a little later.
-        let _ = ctx.wake.send(d.request);
+        let _ = ctx.wakes.requests.send(d.request);
     }
 }
 

@@ -6,6 +6,8 @@
 pub mod calendar_cache;
 pub mod calendar_wakes;
 pub mod change;
+pub mod context;
+pub mod error;
 pub mod exit;
 pub mod guard;
 pub mod measure;
@@ -16,11 +18,10 @@ pub mod request;
 pub mod tenant;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -29,59 +30,18 @@ use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{
-    CloudResourceRequest, CloudResourceRequestStatus, ExitRequest, GovCloudPolicy, ResourceChange,
-    WorkCalendar,
-};
+use crate::api::{CloudResourceRequest, CloudResourceRequestStatus, GovCloudPolicy, WorkCalendar};
 use crate::metrics::Metrics;
 use crate::policy::calendar::Calendar;
 use crate::policy::calendars::compose_calendar;
 use crate::policy::granted_rules;
 use crate::policy::notice::Notice;
 use crate::policy::rules::{self, Rules};
+pub use context::{ObjectBook, Stores, Wakes};
+pub use error::{During, Error};
 
 /// The one field manager of the operator for everything it writes.
 pub const FIELD_MANAGER: &str = "govcloud.io/operator";
-
-/// Errors of a reconcile. `category()` is the stable word used in metrics and Events.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The API server refused or failed a call.
-    #[error("kubernetes API call failed: {0}")]
-    Kube(#[source] kube::Error),
-    /// An object lacks metadata the API server always sets (name, namespace, uid).
-    #[error("object is missing {0}")]
-    MissingMetadata(&'static str),
-    /// A value could not be serialized for the API.
-    #[error("cannot serialize: {0}")]
-    Serialize(#[source] serde_json::Error),
-    /// The reconcile panicked (a bug); caught by [`guard::reconcile`] so that only this
-    /// object waits and retries (issue 14). The text is the panic's message, cut short.
-    #[error("reconcile panicked: {0}")]
-    Panic(String),
-}
-
-impl Error {
-    /// A fixed word for metrics labels and Event reasons.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "conflict",
-            Error::Kube(kube::Error::Api(e)) if e.code == 403 => "forbidden",
-            Error::Kube(kube::Error::Api(e)) if e.code == 404 => "notfound",
-            Error::Kube(kube::Error::Api(_)) => "apiserver",
-            Error::Kube(_) => "transport",
-            Error::MissingMetadata(_) => "metadata",
-            Error::Serialize(_) => "serialize",
-            Error::Panic(_) => "panic",
-        }
-    }
-}
-
-impl From<kube::Error> for Error {
-    fn from(e: kube::Error) -> Self {
-        Error::Kube(e)
-    }
-}
 
 /// Settings of the running operator.
 #[derive(Debug, Clone)]
@@ -108,35 +68,16 @@ pub struct Context {
     pub quarantine: Arc<crate::decode::Quarantine>,
     /// Settings.
     pub config: Config,
-    /// GovCloudPolicy objects.
-    pub policies: Store<GovCloudPolicy>,
-    /// WorkCalendar objects.
-    pub calendars: Store<WorkCalendar>,
-    /// CloudResourceRequest objects.
-    pub requests: Store<CloudResourceRequest>,
-    /// ExitRequest objects.
-    pub exits: Store<ExitRequest>,
+    /// What the watches hold.
+    pub stores: Stores,
     /// Serializes capacity decisions (see [`CapacityLedger`]).
     pub capacity: tokio::sync::Mutex<CapacityLedger>,
-    /// Per-object retry counts for the error backoff.
-    pub retries: Mutex<HashMap<String, u32>>,
-    /// ResourceChange objects.
-    pub changes: Store<ResourceChange>,
-    /// Requests to look at again (capacity freed, a change approved, an exit due).
-    pub wake: Wake<CloudResourceRequest>,
-    /// Changes to look at again (applied by their request).
-    pub wake_changes: Wake<ResourceChange>,
-    /// Exits to look at again (their request changed phase).
-    pub wake_exits: Wake<ExitRequest>,
-    /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch.
-    pub namespaces: Store<Namespace>,
+    /// Asking a controller to look at an object again.
+    pub wakes: Wakes,
     /// Prometheus, when `--prometheus-url` is set.
     pub prometheus: Option<prometheus_http_query::Client>,
-    /// Each request's (by UID) measurement schedule and the measurement waiting for its
-    /// reconcile (see [`measure`]).
-    pub measurements: Mutex<HashMap<String, measure::Measurement>>,
-    /// When each tenant (by request UID) was last checked against its applied hash.
-    pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
+    /// What the operator keeps about each object between reconciles.
+    pub objects: ObjectBook,
 }
 
 /// How many wakes a controller's channel holds.
@@ -221,12 +162,12 @@ impl Context {
                 .now_or_never()
                 .is_some_and(|r| r.is_ok())
         }
-        ready(&self.policies)
-            && ready(&self.calendars)
-            && ready(&self.requests)
-            && ready(&self.changes)
-            && ready(&self.exits)
-            && ready(&self.namespaces)
+        ready(&self.stores.policies)
+            && ready(&self.stores.calendars)
+            && ready(&self.stores.requests)
+            && ready(&self.stores.changes)
+            && ready(&self.stores.exits)
+            && ready(&self.stores.namespaces)
     }
 
     /// The rules and calendar of policy `name`.
@@ -238,7 +179,7 @@ impl Context {
                 "GovCloudPolicy {name:?} cannot be read by this operator release"
             ));
         }
-        let Some(policy) = self.policies.get(&key) else {
+        let Some(policy) = self.stores.policies.get(&key) else {
             return PolicyLookup::Missing(name.to_string());
         };
         match rules::resolve(name, &policy.spec) {
@@ -302,7 +243,7 @@ impl Context {
     pub fn calendar(&self, name: &str) -> Result<Calendar, String> {
         static CACHE: std::sync::LazyLock<calendar_cache::CalendarCache> =
             std::sync::LazyLock::new(Default::default);
-        let state = self.calendars.state();
+        let state = self.stores.calendars.state();
         let calendars: Vec<&WorkCalendar> = state.iter().map(|c| &**c).collect();
         CACHE.get_or_build(name, &calendars, || {
             let (cal, skipped) = compose_calendar(name, calendars.iter().copied())?;
@@ -346,8 +287,17 @@ where
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(body),
     )
-    .await?;
+    .await
+    .during(Error::Status, static_kind::<K>())?;
     Ok(true)
+}
+
+/// `K`'s kind as a static word (every kind here has a fixed one).
+fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()) {
+        std::borrow::Cow::Borrowed(kind) => kind,
+        std::borrow::Cow::Owned(_) => "object",
+    }
 }
 
 /// Publishes `notices` as Events on `obj`; failures are logged, never fatal.
@@ -365,8 +315,13 @@ pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, noti
             action: n.reason.to_string(),
             secondary: None,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(error = %e, reason = n.reason, "cannot publish event");
+        if let Err(e) = ctx
+            .recorder
+            .publish(&event, &reference)
+            .await
+            .during(Error::Event, static_kind::<K>())
+        {
+            tracing::warn!(error = %e, step = e.step(), reason = n.reason, "cannot publish event");
         }
     }
 }
@@ -384,7 +339,11 @@ pub fn requeue_at(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>, max: Durat
 /// The error policy shared by the reconcilers: a Warning-free backoff that grows per
 /// object (1 s, 2 s, 4 s … 5 min) and resets on success.
 pub fn backoff(ctx: &Context, key: &str) -> Requeue {
-    let mut retries = ctx.retries.lock().unwrap_or_else(|p| p.into_inner());
+    let mut retries = ctx
+        .objects
+        .retries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let n = retries.entry(key.to_string()).or_insert(0);
     *n = n.saturating_add(1);
     let secs = 1u64 << (*n - 1).min(8);
@@ -393,7 +352,11 @@ pub fn backoff(ctx: &Context, key: &str) -> Requeue {
 
 /// Forgets the retry count of `key` after a success.
 pub fn reset_backoff(ctx: &Context, key: &str) {
-    let mut retries = ctx.retries.lock().unwrap_or_else(|p| p.into_inner());
+    let mut retries = ctx
+        .objects
+        .retries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     retries.remove(key);
 }
 

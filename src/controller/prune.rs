@@ -76,19 +76,32 @@ pub async fn prune(ctx: &Context) {
         return;
     }
     let others: Vec<String> = ctx
+        .stores
         .changes
         .state()
         .iter()
         .filter_map(|c| c.uid())
-        .chain(ctx.exits.state().iter().filter_map(|e| e.uid()))
-        .chain(ctx.policies.state().iter().filter_map(|p| p.uid()))
+        .chain(ctx.stores.exits.state().iter().filter_map(|e| e.uid()))
+        .chain(ctx.stores.policies.state().iter().filter_map(|p| p.uid()))
         .collect();
-    let live = Live::of(&ctx.requests.state(), others);
+    let live = Live::of(&ctx.stores.requests.state(), others);
     let mut ledger = ctx.capacity.lock().await;
     let dropped = live.apply(
-        &mut ctx.measurements.lock().unwrap_or_else(|p| p.into_inner()),
-        &mut ctx.verified_at.lock().unwrap_or_else(|p| p.into_inner()),
-        &mut ctx.retries.lock().unwrap_or_else(|p| p.into_inner()),
+        &mut ctx
+            .objects
+            .measurements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+        &mut ctx
+            .objects
+            .verified_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+        &mut ctx
+            .objects
+            .retries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
         &mut ledger,
     );
     drop(ledger);

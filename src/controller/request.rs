@@ -100,7 +100,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
     let observed = match &tenant_name {
         Some(ns) if tenant_names::forbidden_reason(ns, &ctx.config.namespace).is_none() => {
-            Some(tenant::observe(&ctx.client, &ctx.namespaces, ns, uid).await?)
+            Some(tenant::observe(&ctx.client, &ctx.stores.namespaces, ns, uid).await?)
         }
         _ => None,
     };
@@ -134,6 +134,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .map(|a| a.uid.clone())
         .collect();
     let approved: Vec<_> = ctx
+        .stores
         .changes
         .state()
         .into_iter()
@@ -168,7 +169,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     let mut in_use = Amounts::default();
     if reserving {
         let ledger = guard.as_deref();
-        for other in ctx.requests.state() {
+        for other in ctx.stores.requests.state() {
             let other_uid = other.uid().unwrap_or_default();
             if other_uid == uid
                 || policy_of(&other, ctx) != policy_name
@@ -187,7 +188,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
 
     // Gather: an approved exit whose transition is over asks for reclamation.
-    let exit_reclaim = ctx.exits.state().iter().any(|e| {
+    let exit_reclaim = ctx.stores.exits.state().iter().any(|e| {
         e.namespace().as_deref() == Some(namespace)
             && e.spec.request == name
             && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
@@ -316,26 +317,29 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .skip(current.applied_changes.len())
     {
         let _ = ctx
-            .wake_changes
+            .wakes
+            .changes
             .send(ObjectRef::new(&applied.name).within(namespace));
     }
     if outcome.status.phase != current.phase {
         // Changes and exits judge the request's phase: let them look again.
         for c in ctx
+            .stores
             .changes
             .state()
             .iter()
             .filter(|c| c.namespace().as_deref() == Some(namespace) && c.spec.request == name)
         {
-            let _ = ctx.wake_changes.send(ObjectRef::from_obj(c.as_ref()));
+            let _ = ctx.wakes.changes.send(ObjectRef::from_obj(c.as_ref()));
         }
         for e in ctx
+            .stores
             .exits
             .state()
             .iter()
             .filter(|e| e.namespace().as_deref() == Some(namespace) && e.spec.request == name)
         {
-            let _ = ctx.wake_exits.send(ObjectRef::from_obj(e.as_ref()));
+            let _ = ctx.wakes.exits.send(ObjectRef::from_obj(e.as_ref()));
         }
     }
 
@@ -344,11 +348,13 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     if outcome.release_finalizer {
         remove_finalizer(&api, req).await?;
         // The request is going away: forget its per-request bookkeeping.
-        ctx.measurements
+        ctx.objects
+            .measurements
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(uid);
-        ctx.verified_at
+        ctx.objects
+            .verified_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(uid);
@@ -386,12 +392,12 @@ fn without_approval(status: &CloudResourceRequestStatus) -> CloudResourceRequest
 
 /// Requests waiting for capacity are looked at again.
 fn wake_capacity_waiters(ctx: &Context) {
-    for r in ctx.requests.state() {
+    for r in ctx.stores.requests.state() {
         if r.status.as_ref().is_some_and(|s| {
             conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY)
                 && s.phase == Some(RequestPhase::Approved)
         }) {
-            let _ = ctx.wake.send(ObjectRef::from_obj(r.as_ref()));
+            let _ = ctx.wakes.requests.send(ObjectRef::from_obj(r.as_ref()));
         }
     }
 }
@@ -445,7 +451,7 @@ async fn patch_finalizers(
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::Finalizer(KIND, e)),
     }
 }
 
@@ -460,6 +466,7 @@ async fn file_auto_downsize(
     status: &CloudResourceRequestStatus,
 ) -> Result<(), Error> {
     if ctx
+        .stores
         .changes
         .get(&ObjectRef::new(change_name).within(namespace))
         .is_some()
@@ -501,7 +508,7 @@ async fn file_auto_downsize(
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::FileChange("ResourceChange", e)),
     }
 }
 
@@ -520,6 +527,7 @@ async fn ensure_tenant(
         exists && observed.and_then(|o| o.applied_hash.as_deref()) == Some(spec.hash().as_str());
     if hash_matches {
         let last = ctx
+            .objects
             .verified_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -529,7 +537,8 @@ async fn ensure_tenant(
             return Ok(());
         }
         if tenant::in_sync(&ctx.client, spec).await? {
-            ctx.verified_at
+            ctx.objects
+                .verified_at
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(uid.to_string(), std::time::Instant::now());
@@ -538,7 +547,8 @@ async fn ensure_tenant(
         tracing::info!(namespace = %spec.namespace, "owned objects drifted: re-applying");
     }
     tenant::provision(&ctx.client, spec, exists).await?;
-    ctx.verified_at
+    ctx.objects
+        .verified_at
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(uid.to_string(), std::time::Instant::now());

@@ -19,7 +19,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 
-use super::{Error, FIELD_MANAGER};
+use super::error::Step;
+use super::{During, Error, FIELD_MANAGER};
 use crate::policy::request::TenantState;
 use crate::policy::tenant::{self as names, TenantSpec};
 
@@ -55,7 +56,11 @@ pub async fn observe(
         return Ok(observed(&ns, owner_uid));
     }
     let api: Api<Namespace> = Api::all(client.clone());
-    let Some(ns) = api.get_opt(name).await? else {
+    let Some(ns) = api
+        .get_opt(name)
+        .await
+        .during(Error::Observe, "Namespace")?
+    else {
         return Ok(Observed {
             state: TenantState::Absent,
             uid: None,
@@ -87,7 +92,8 @@ pub async fn has_pods(client: &Client, namespace: &str) -> Result<bool, Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     Ok(!api
         .list_metadata(&ListParams::default().limit(1))
-        .await?
+        .await
+        .during(Error::Observe, "Pod")?
         .items
         .is_empty())
 }
@@ -108,16 +114,26 @@ fn meta(name: &str, namespace: Option<&str>, spec: &TenantSpec) -> ObjectMeta {
     }
 }
 
-async fn apply<K>(api: &Api<K>, name: &str, obj: &K) -> Result<(), Error>
+/// Applies `obj` as `step` (which names the failing step and kind).
+async fn apply<K>(api: &Api<K>, name: &str, obj: &K, step: Step) -> Result<(), Error>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Serialize,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Serialize,
 {
+    let kind = match K::kind(&()) {
+        std::borrow::Cow::Borrowed(kind) => kind,
+        std::borrow::Cow::Owned(_) => "object",
+    };
     api.patch(
         name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(obj),
     )
-    .await?;
+    .await
+    .during(step, kind)?;
     Ok(())
 }
 
@@ -136,7 +152,7 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         ..Default::default()
     };
     if exists {
-        apply(&ns_api, &spec.namespace, &namespace).await?;
+        apply(&ns_api, &spec.namespace, &namespace, Error::Namespace).await?;
     } else {
         // A plain create: if someone made the namespace meanwhile this fails (409) and the
         // next pass sees it as foreign, instead of adopting it.
@@ -148,7 +164,8 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
                 },
                 &namespace,
             )
-            .await?;
+            .await
+            .during(Error::Namespace, "Namespace")?;
     }
     let ns = spec.namespace.as_str();
     let quota = ResourceQuota {
@@ -168,6 +185,7 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         &Api::<ResourceQuota>::namespaced(client.clone(), ns),
         names::QUOTA_NAME,
         &quota,
+        Error::Quota,
     )
     .await?;
     // Quota on requests/limits makes every container declare them; these defaults let a
@@ -200,6 +218,7 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         &Api::<LimitRange>::namespaced(client.clone(), ns),
         names::LIMIT_RANGE_NAME,
         &limits,
+        Error::LimitRange,
     )
     .await?;
     let binding = RoleBinding {
@@ -225,6 +244,7 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         &Api::<RoleBinding>::namespaced(client.clone(), ns),
         names::ROLE_BINDING_NAME,
         &binding,
+        Error::RoleBinding,
     )
     .await?;
     // Only pods of the same tenant namespace may connect in (YX 17, XB 36).
@@ -247,6 +267,7 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
         names::NETWORK_POLICY_NAME,
         &isolation,
+        Error::NetworkPolicy,
     )
     .await?;
     Ok(())
@@ -260,7 +281,8 @@ pub async fn running_workloads(
     let mut out = BTreeMap::new();
     for d in Api::<Deployment>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
-        .await?
+        .await
+        .during(Error::Scaling, "Deployment")?
         .items
     {
         let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -270,7 +292,8 @@ pub async fn running_workloads(
     }
     for s in Api::<StatefulSet>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
-        .await?
+        .await
+        .during(Error::Scaling, "StatefulSet")?
         .items
     {
         let replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -293,22 +316,26 @@ pub async fn scale(
     };
     for (key, n) in replicas {
         let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": n } }));
-        let result = match key.split_once('/') {
-            Some(("Deployment", name)) => Api::<Deployment>::namespaced(client.clone(), namespace)
-                .patch(name, &params, &patch)
-                .await
-                .map(|_| ()),
-            Some(("StatefulSet", name)) => {
+        let (kind, result) = match key.split_once('/') {
+            Some(("Deployment", name)) => (
+                "Deployment",
+                Api::<Deployment>::namespaced(client.clone(), namespace)
+                    .patch(name, &params, &patch)
+                    .await
+                    .map(|_| ()),
+            ),
+            Some(("StatefulSet", name)) => (
+                "StatefulSet",
                 Api::<StatefulSet>::namespaced(client.clone(), namespace)
                     .patch(name, &params, &patch)
                     .await
-                    .map(|_| ())
-            }
-            _ => Ok(()),
+                    .map(|_| ()),
+            ),
+            _ => continue,
         };
         match result {
             Err(kube::Error::Api(e)) if e.code == 404 => {}
-            other => other?,
+            other => other.during(Error::Scaling, kind)?,
         }
     }
     Ok(())
@@ -332,7 +359,7 @@ pub async fn reclaim(
     match api.delete(name, &params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::Deletion("Namespace", e)),
     }
 }
 
@@ -342,7 +369,8 @@ pub async fn in_sync(client: &Client, spec: &TenantSpec) -> Result<bool, Error> 
     let ns = spec.namespace.as_str();
     let quota = Api::<ResourceQuota>::namespaced(client.clone(), ns)
         .get_opt(names::QUOTA_NAME)
-        .await?;
+        .await
+        .during(Error::Observe, "ResourceQuota")?;
     let hard_ok = quota
         .and_then(|q| q.spec)
         .and_then(|s| s.hard)
@@ -360,14 +388,17 @@ pub async fn in_sync(client: &Client, spec: &TenantSpec) -> Result<bool, Error> 
     }
     Ok(Api::<LimitRange>::namespaced(client.clone(), ns)
         .get_opt(names::LIMIT_RANGE_NAME)
-        .await?
+        .await
+        .during(Error::Observe, "LimitRange")?
         .is_some()
         && Api::<RoleBinding>::namespaced(client.clone(), ns)
             .get_opt(names::ROLE_BINDING_NAME)
-            .await?
+            .await
+            .during(Error::Observe, "RoleBinding")?
             .is_some()
         && Api::<NetworkPolicy>::namespaced(client.clone(), ns)
             .get_opt(names::NETWORK_POLICY_NAME)
-            .await?
+            .await
+            .during(Error::Observe, "NetworkPolicy")?
             .is_some())
 }

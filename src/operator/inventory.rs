@@ -10,9 +10,9 @@ use crate::controller::Context;
 
 pub(super) async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let requests = ctx.requests.state();
-        let changes = ctx.changes.state();
-        let exits = ctx.exits.state();
+        let requests = ctx.stores.requests.state();
+        let changes = ctx.stores.changes.state();
+        let exits = ctx.stores.exits.state();
         let true_conditions = |cs: &[crate::api::Condition]| {
             cs.iter()
                 .filter(|c| c.status == "True")

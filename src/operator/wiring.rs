@@ -1,7 +1,6 @@
 //! The watches, their stores and the controllers, wired together: each kind is watched
 //! once, and the events of one watch wake every controller that depends on that kind.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,10 @@ use super::inventory::count_inventory;
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
 use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
-use crate::controller::{Config, Context, change, exit, measure, policy, request, wake_channel};
+use crate::controller::{
+    Config, Context, ObjectBook, Stores, Wakes, change, exit, measure, policy, request,
+    wake_channel,
+};
 use crate::decode::Quarantine;
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -117,17 +119,20 @@ pub(super) async fn run_controllers(
             max_requeue: args.max_requeue(),
             utilization_interval: std::time::Duration::from_secs(args.utilization_interval_seconds.max(1)),
         },
-        policies: policies.clone(),
-        calendars,
-        namespaces,
-        requests: requests.clone(),
-        exits: exits.clone(),
-        changes: changes.clone(),
+        stores: Stores {
+            policies: policies.clone(),
+            calendars,
+            namespaces,
+            requests: requests.clone(),
+            exits: exits.clone(),
+            changes: changes.clone(),
+        },
         capacity: tokio::sync::Mutex::new(Default::default()),
-        retries: std::sync::Mutex::new(HashMap::new()),
-        wake: wake_tx.clone(),
-        wake_changes: wake_changes_tx.clone(),
-        wake_exits: wake_exits_tx.clone(),
+        wakes: Wakes {
+            requests: wake_tx.clone(),
+            changes: wake_changes_tx.clone(),
+            exits: wake_exits_tx.clone(),
+        },
         prometheus: args.prometheus_url.as_deref().filter(|u| !u.trim().is_empty()).and_then(|url| match prometheus_http_query::Client::try_from(url) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -135,8 +140,7 @@ pub(super) async fn run_controllers(
                 None
             }
         }),
-        measurements: std::sync::Mutex::new(HashMap::new()),
-        verified_at: std::sync::Mutex::new(HashMap::new()),
+        objects: ObjectBook::default(),
     });
 
     // Requests of a policy are looked at again when the policy changes; requests, changes,
