@@ -12,7 +12,7 @@
 //!   client; it never depends on this crate).
 #![forbid(unsafe_code)]
 
-pub use govcloud_core::{api, policy};
+pub use govcloud_core::{api, index, policy};
 
 pub mod cli;
 pub mod controller;

@@ -44,7 +44,7 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
     let found = request.as_ref().and_then(|r| ctx.rules_of(r));
     let fallback = Calendar::cn_statutory();
     let (rules, calendar) = match &found {
-        Some((r, c)) => (Some(r), c),
+        Some((r, c)) => (Some(&**r), c),
         None => (None, &fallback),
     };
     // GY 9: an earlier recurring change of this request that carried a justification.
@@ -53,17 +53,19 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
         .and_then(|r| r.status.as_ref())
         .map(|s| s.applied_changes.iter().map(|a| a.uid.clone()).collect())
         .unwrap_or_default();
-    let prior_recurring_justified = ctx.stores.changes.state().iter().any(|c| {
-        c.namespace().as_deref() == Some(namespace)
-            && c.spec.request == obj.spec.request
-            && c.spec.recurring
-            && c.spec
-                .justification
-                .as_deref()
-                .is_some_and(|j| !j.trim().is_empty())
-            && c.uid()
-                .is_some_and(|u| applied_uids.contains(&u) && u != uid)
-    });
+    let prior_recurring_justified = ctx
+        .stores
+        .changes_of(namespace, &obj.spec.request)
+        .iter()
+        .any(|c| {
+            c.spec.recurring
+                && c.spec
+                    .justification
+                    .as_deref()
+                    .is_some_and(|j| !j.trim().is_empty())
+                && c.uid()
+                    .is_some_and(|u| applied_uids.contains(&u) && u != uid)
+        });
     let outcome = decide(&ChangeInputs {
         uid,
         generation: obj.metadata.generation.unwrap_or(0),

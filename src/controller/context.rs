@@ -3,15 +3,20 @@
 //! reconciles.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+use crate::index::by_request::ByRequest;
+use crate::index::resolved::ResolvedCache;
 
 use super::{Wake, measure};
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 
-/// The stores the watches fill: every decision reads the cluster from here.
+/// The stores the watches fill, and the indexes kept beside them: every decision reads
+/// the cluster from here.
 pub struct Stores {
     /// GovCloudPolicy objects.
     pub policies: Store<GovCloudPolicy>,
@@ -25,6 +30,77 @@ pub struct Stores {
     pub exits: Store<ExitRequest>,
     /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch.
     pub namespaces: Store<Namespace>,
+    /// ResourceChanges by the request they name, fed by the change watch.
+    pub changes_by_request: Arc<RwLock<ByRequest>>,
+    /// ExitRequests by the request they name, fed by the exit watch.
+    pub exits_by_request: Arc<RwLock<ByRequest>>,
+    /// Policies resolved and calendars composed, by the resourceVersions they come from.
+    pub resolved: Mutex<ResolvedCache>,
+}
+
+impl Stores {
+    /// The ResourceChanges in `namespace` naming request `request` (a lookup, no scan).
+    pub fn changes_of(&self, namespace: &str, request: &str) -> Vec<Arc<ResourceChange>> {
+        of_request(&self.changes, &self.changes_by_request, namespace, request)
+    }
+
+    /// The ExitRequests in `namespace` naming request `request` (a lookup, no scan).
+    pub fn exits_of(&self, namespace: &str, request: &str) -> Vec<Arc<ExitRequest>> {
+        of_request(&self.exits, &self.exits_by_request, namespace, request)
+    }
+}
+
+fn of_request<K>(
+    store: &Store<K>,
+    index: &RwLock<ByRequest>,
+    namespace: &str,
+    request: &str,
+) -> Vec<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let names = index
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .names(namespace, request);
+    // The store is written before the index (see [`feed`]): a name whose object is
+    // already gone from it is skipped.
+    names
+        .iter()
+        .filter_map(|name| store.get(&ObjectRef::new(name).within(namespace)))
+        .collect()
+}
+
+/// Keeps `index` in step with a watch of objects naming a request (`request_of`): fed
+/// with each event after the watch's store took it.
+pub fn feed<K>(index: &RwLock<ByRequest>, event: &watcher::Event<K>, request_of: fn(&K) -> &str)
+where
+    K: kube::Resource,
+{
+    let key = |obj: &K| {
+        let meta = obj.meta();
+        (
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default(),
+        )
+    };
+    let mut index = index.write().unwrap_or_else(|p| p.into_inner());
+    match event {
+        watcher::Event::Apply(obj) => {
+            let (ns, name) = key(obj);
+            index.upsert(&ns, &name, request_of(obj));
+        }
+        watcher::Event::Delete(obj) => {
+            let (ns, name) = key(obj);
+            index.remove(&ns, &name);
+        }
+        watcher::Event::Init => index.begin_relist(),
+        watcher::Event::InitApply(obj) => {
+            let (ns, name) = key(obj);
+            index.relisted(&ns, &name, request_of(obj));
+        }
+        watcher::Event::InitDone => index.end_relist(),
+    }
 }
 
 /// The channels that make a controller look at an object again.
@@ -48,4 +124,80 @@ pub struct ObjectBook {
     pub measurements: Mutex<HashMap<String, measure::Measurement>>,
     /// When each tenant (by request UID) was last checked against its applied hash.
     pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ResourceChange, ResourceChangeSpec};
+
+    fn change(ns: &str, name: &str, request: &str) -> ResourceChange {
+        let mut c = ResourceChange::new(
+            name,
+            ResourceChangeSpec {
+                request: request.into(),
+                resources: None,
+                extend_to: None,
+                convert_to: None,
+                reason: None,
+                justification: None,
+                recurring: false,
+            },
+        );
+        c.metadata.namespace = Some(ns.into());
+        c
+    }
+
+    fn request_of(c: &ResourceChange) -> &str {
+        c.spec.request.as_str()
+    }
+
+    /// The watch's events keep the index as the store: applied, moved, deleted, and a
+    /// relist (after a watch gap) that drops what was deleted meanwhile.
+    #[test]
+    fn watch_events_feed_the_index() {
+        let index = RwLock::new(ByRequest::default());
+        let names = |ns: &str, r: &str| index.read().map(|i| i.names(ns, r)).unwrap_or_default();
+        feed(
+            &index,
+            &watcher::Event::Apply(change("a", "c1", "r")),
+            request_of,
+        );
+        feed(
+            &index,
+            &watcher::Event::Apply(change("a", "c2", "r")),
+            request_of,
+        );
+        feed(
+            &index,
+            &watcher::Event::Apply(change("b", "c1", "r")),
+            request_of,
+        );
+        assert_eq!(names("a", "r"), ["c1", "c2"]);
+        feed(
+            &index,
+            &watcher::Event::Apply(change("a", "c2", "s")),
+            request_of,
+        );
+        assert_eq!(
+            (names("a", "r"), names("a", "s")),
+            (vec!["c1".into()], vec!["c2".into()])
+        );
+        feed(
+            &index,
+            &watcher::Event::Delete(change("a", "c1", "r")),
+            request_of,
+        );
+        assert!(names("a", "r").is_empty());
+        feed(&index, &watcher::Event::Init, request_of);
+        feed(
+            &index,
+            &watcher::Event::InitApply(change("a", "c3", "r")),
+            request_of,
+        );
+        assert_eq!(names("b", "r"), ["c1"], "kept until the relist is done");
+        feed(&index, &watcher::Event::InitDone, request_of);
+        assert_eq!(names("a", "r"), ["c3"]);
+        assert!(names("b", "r").is_empty() && names("a", "s").is_empty());
+    }
 }

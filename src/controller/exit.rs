@@ -49,7 +49,7 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
     let found = request.as_ref().and_then(|r| ctx.rules_of(r));
     let fallback = Calendar::cn_statutory();
     let (rules, calendar) = match &found {
-        Some((r, c)) => (Some(r), c),
+        Some((r, c)) => (Some(&**r), c),
         None => (None, &fallback),
     };
     let outcome = decide(&ExitInputs {

@@ -77,6 +77,9 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             exits,
             changes,
             namespaces,
+            changes_by_request: Default::default(),
+            exits_by_request: Default::default(),
+            resolved: Default::default(),
         },
         capacity: tokio::sync::Mutex::new(Default::default()),
         wakes: crate::controller::Wakes {

@@ -3,7 +3,6 @@
 //! (server-side apply under one field manager) → write status (only when it changed) →
 //! publish Events → requeue at the next deadline.
 
-pub mod calendar_cache;
 pub mod calendar_wakes;
 pub mod change;
 pub mod context;
@@ -31,12 +30,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{CloudResourceRequest, CloudResourceRequestStatus, GovCloudPolicy, WorkCalendar};
+use crate::index::resolved::{Built, Resolved};
 use crate::metrics::Metrics;
 use crate::policy::calendar::Calendar;
-use crate::policy::calendars::compose_calendar;
 use crate::policy::granted_rules;
 use crate::policy::notice::Notice;
-use crate::policy::rules::{self, Rules};
+use crate::policy::rules::Rules;
 pub use context::{ObjectBook, Stores, Wakes};
 pub use error::{During, Error};
 
@@ -138,7 +137,7 @@ pub struct CapacityLedger {
 /// A policy as the decisions see it.
 pub enum PolicyLookup {
     /// Usable rules and the calendar they count on.
-    Ready(Box<Rules>, Calendar),
+    Ready(Arc<Rules>, Calendar),
     /// No such policy.
     Missing(String),
     /// The policy (or its calendar) is unusable; the message says why.
@@ -170,7 +169,8 @@ impl Context {
             && ready(&self.stores.namespaces)
     }
 
-    /// The rules and calendar of policy `name`.
+    /// The rules and calendar of policy `name`, resolved once per version of the policy
+    /// and its WorkCalendars (see [`crate::index::resolved`]).
     pub fn policy(&self, name: &str) -> PolicyLookup {
         let key = kube::runtime::reflector::ObjectRef::<GovCloudPolicy>::new(name);
         if self.quarantine.holds_named::<GovCloudPolicy>(None, name) {
@@ -182,23 +182,17 @@ impl Context {
         let Some(policy) = self.stores.policies.get(&key) else {
             return PolicyLookup::Missing(name.to_string());
         };
-        match rules::resolve(name, &policy.spec) {
-            Err(errors) => PolicyLookup::Invalid(format!(
-                "GovCloudPolicy {name:?} is invalid: {}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )),
-            Ok(mut rules) => match self.calendar(&rules.calendar) {
-                Ok(cal) => {
-                    // Recorded with a grant's rules, to say which version they are.
-                    rules.generation = policy.metadata.generation;
-                    PolicyLookup::Ready(Box::new(rules), cal)
-                }
-                Err(msg) => PolicyLookup::Invalid(format!("GovCloudPolicy {name:?}: {msg}")),
-            },
+        let state = self.stores.calendars.state();
+        let calendars: Vec<&WorkCalendar> = state.iter().map(|c| &**c).collect();
+        let resolved = self
+            .stores
+            .resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .policy(&policy, &calendars, &mut |built| self.calendar_built(built));
+        match resolved {
+            Resolved::Ready(rules, cal) => PolicyLookup::Ready(rules, cal),
+            Resolved::Invalid(msg) => PolicyLookup::Invalid(msg),
         }
     }
 
@@ -222,40 +216,42 @@ impl Context {
     /// The rules a request's ResourceChanges and ExitRequests are judged by, with their
     /// calendar: its policy's, or while that is missing or invalid, those recorded with
     /// its grant — so an approved exit or change of a granted request still completes.
-    pub fn rules_of(&self, request: &CloudResourceRequest) -> Option<(Rules, Calendar)> {
+    pub fn rules_of(&self, request: &CloudResourceRequest) -> Option<(Arc<Rules>, Calendar)> {
         let name = request
             .spec
             .policy
             .clone()
             .unwrap_or_else(|| self.config.default_policy.clone());
         match self.policy(&name) {
-            PolicyLookup::Ready(rules, cal) => Some((*rules, cal)),
+            PolicyLookup::Ready(rules, cal) => Some((rules, cal)),
             PolicyLookup::Missing(_) | PolicyLookup::Invalid(_) => {
                 let status = request.status.as_ref().filter(|s| s.grant.is_some())?;
                 let rules = granted_rules::restore(status.granted_rules.as_ref()?).ok()?;
-                Some((rules, self.recorded_calendar(Some(status)).0))
+                Some((Arc::new(rules), self.recorded_calendar(Some(status)).0))
             }
         }
     }
 
     /// The calendar named by a policy: `cn-statutory` with every WorkCalendar's years laid
-    /// over it, or one WorkCalendar alone.
+    /// over it, or one WorkCalendar alone; composed once per version of the WorkCalendars.
     pub fn calendar(&self, name: &str) -> Result<Calendar, String> {
-        static CACHE: std::sync::LazyLock<calendar_cache::CalendarCache> =
-            std::sync::LazyLock::new(Default::default);
         let state = self.stores.calendars.state();
         let calendars: Vec<&WorkCalendar> = state.iter().map(|c| &**c).collect();
-        CACHE.get_or_build(name, &calendars, || {
-            let (cal, skipped) = compose_calendar(name, calendars.iter().copied())?;
-            for msg in skipped {
-                tracing::warn!(%msg, "skipping calendar year");
-            }
-            self.metrics.calendar_years.set(cal.years().len() as i64);
-            // Issue 15: a year without published data is counted on its provisional
-            // calendar (the law's holidays) rather than weekends alone, and said to be
-            // (CalendarIncomplete).
-            Ok(cal.with_provisional())
-        })
+        self.stores
+            .resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calendar(name, &calendars, &mut |built| self.calendar_built(built))
+    }
+
+    /// A calendar was (re)composed: its skipped years are logged, its coverage counted.
+    fn calendar_built(&self, built: Built<'_>) {
+        for msg in built.skipped {
+            tracing::warn!(%msg, "skipping calendar year");
+        }
+        self.metrics
+            .calendar_years
+            .set(built.calendar.years().len() as i64);
     }
 }
 

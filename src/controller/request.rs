@@ -135,14 +135,9 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .collect();
     let approved: Vec<_> = ctx
         .stores
-        .changes
-        .state()
+        .changes_of(namespace, name)
         .into_iter()
-        .filter(|c| {
-            c.namespace().as_deref() == Some(namespace)
-                && c.spec.request == name
-                && c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved)
-        })
+        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved))
         .collect();
     let listed: Vec<_> = approved
         .iter()
@@ -188,11 +183,11 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
 
     // Gather: an approved exit whose transition is over asks for reclamation.
-    let exit_reclaim = ctx.stores.exits.state().iter().any(|e| {
-        e.namespace().as_deref() == Some(namespace)
-            && e.spec.request == name
-            && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
-    });
+    let exit_reclaim = ctx
+        .stores
+        .exits_of(namespace, name)
+        .iter()
+        .any(|e| e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming));
 
     // Gather: a utilization measurement the measurement task handed over (SN 14). None
     // is taken while the policy is unavailable: notices already issued run their course
@@ -323,22 +318,10 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
     if outcome.status.phase != current.phase {
         // Changes and exits judge the request's phase: let them look again.
-        for c in ctx
-            .stores
-            .changes
-            .state()
-            .iter()
-            .filter(|c| c.namespace().as_deref() == Some(namespace) && c.spec.request == name)
-        {
+        for c in ctx.stores.changes_of(namespace, name) {
             let _ = ctx.wakes.changes.send(ObjectRef::from_obj(c.as_ref()));
         }
-        for e in ctx
-            .stores
-            .exits
-            .state()
-            .iter()
-            .filter(|e| e.namespace().as_deref() == Some(namespace) && e.spec.request == name)
-        {
+        for e in ctx.stores.exits_of(namespace, name) {
             let _ = ctx.wakes.exits.send(ObjectRef::from_obj(e.as_ref()));
         }
     }

@@ -1,7 +1,7 @@
 //! The watches, their stores and the controllers, wired together: each kind is watched
 //! once, and the events of one watch wake every controller that depends on that kind.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -16,12 +16,15 @@ use super::inventory::count_inventory;
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
 use crate::cli::RunArgs;
 use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
+use crate::controller::context::feed;
 use crate::controller::{
     Config, Context, ObjectBook, Stores, Wakes, change, exit, measure, policy, request,
     wake_channel,
 };
 use crate::decode::Quarantine;
 use crate::health::Health;
+use crate::index::by_request::ByRequest;
+use crate::index::resolved::ResolvedCache;
 use crate::metrics::Metrics;
 use crate::policy::tenant;
 
@@ -95,6 +98,10 @@ pub(super) async fn run_controllers(
         m.clone(),
         q.clone(),
     );
+    // Changes and exits by the request they name, kept in step by their watches (each
+    // event after the store took it), so no reconcile scans them all.
+    let changes_by_request = Arc::new(RwLock::new(ByRequest::default()));
+    let exits_by_request = Arc::new(RwLock::new(ByRequest::default()));
     let change_stream = reflected(
         client.clone(),
         cfg(),
@@ -126,6 +133,9 @@ pub(super) async fn run_controllers(
             requests: requests.clone(),
             exits: exits.clone(),
             changes: changes.clone(),
+            changes_by_request: changes_by_request.clone(),
+            exits_by_request: exits_by_request.clone(),
+            resolved: std::sync::Mutex::new(ResolvedCache::default()),
         },
         capacity: tokio::sync::Mutex::new(Default::default()),
         wakes: Wakes {
@@ -181,8 +191,15 @@ pub(super) async fn run_controllers(
     }));
     // Likewise a deleted policy wakes its requests (a shared stream would not carry it).
     let (deleted_policy, wake_requests) = (for_policy.clone(), wake_tx.clone());
+    let forget = ctx.clone();
     let drive_policies = tokio::spawn(policy_root.for_each(move |event| {
         if let Ok(kube::runtime::watcher::Event::Delete(p)) = event {
+            forget
+                .stores
+                .resolved
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .forget_policy(&p.name_any());
             for r in deleted_policy(Arc::new(p)) {
                 let _ = wake_requests.send(r);
             }
@@ -234,6 +251,20 @@ pub(super) async fn run_controllers(
         .graceful_shutdown_on(stop(&shutdown))
         .run(request::reconcile, request::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(request::KIND, r));
+    let change_stream = change_stream.inspect(move |event| {
+        if let Ok(event) = event {
+            feed(&changes_by_request, event, |c: &ResourceChange| {
+                c.spec.request.as_str()
+            });
+        }
+    });
+    let exit_stream = exit_stream.inspect(move |event| {
+        if let Ok(event) = event {
+            feed(&exits_by_request, event, |e: &ExitRequest| {
+                e.spec.request.as_str()
+            });
+        }
+    });
     let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
         .watches_shared_stream(
             calendar_events.clone(),

@@ -1,0 +1,10 @@
+//! I/O-free indexes the operator keeps beside its watch stores, so that a reconcile looks
+//! things up instead of scanning every object (issue 11). Each is fed by the operator's
+//! watch events and tested here without a cluster.
+//!
+//! - [`by_request`]: ResourceChanges and ExitRequests by the request they name.
+//! - [`resolved`]: policies resolved into rules, and composed calendars, by the
+//!   resourceVersions they were built from.
+
+pub mod by_request;
+pub mod resolved;
