@@ -384,7 +384,15 @@ async fn run_controllers(
         by_policy
             .state()
             .into_iter()
-            .filter(|r| r.spec.policy.as_deref().unwrap_or(&default_policy) == name)
+            .filter(|r| {
+                // The spec's policy, and the one a grant was recorded under (issue 13).
+                r.spec.policy.as_deref().unwrap_or(&default_policy) == name
+                    || crate::policy::request::frozen::policy_of(
+                        &r.spec,
+                        r.status.as_ref(),
+                        &default_policy,
+                    ) == name
+            })
             .map(|r| ObjectRef::from_obj(r.as_ref()))
             .collect::<Vec<_>>()
     };

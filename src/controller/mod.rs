@@ -278,15 +278,32 @@ impl Context {
         }
     }
 
+    /// The policy a request's spec names (the default policy when it names none).
+    pub fn spec_policy_name(&self, request: &CloudResourceRequest) -> String {
+        request
+            .spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| self.config.default_policy.clone())
+    }
+
+    /// The policy a request lives by: for a grant, the one recorded with it (its rules and
+    /// its pool hold the grant whatever `spec.policy` says later, issue 13); before a
+    /// grant, the one the spec names.
+    pub fn policy_name(&self, request: &CloudResourceRequest) -> String {
+        crate::policy::request::frozen::policy_of(
+            &request.spec,
+            request.status.as_ref(),
+            &self.config.default_policy,
+        )
+        .to_string()
+    }
+
     /// The rules a request's ResourceChanges and ExitRequests are judged by, with their
     /// calendar: its policy's, or while that is missing or invalid, those recorded with
     /// its grant — so an approved exit or change of a granted request still completes.
     pub fn rules_of(&self, request: &CloudResourceRequest) -> Option<(Rules, Calendar)> {
-        let name = request
-            .spec
-            .policy
-            .clone()
-            .unwrap_or_else(|| self.config.default_policy.clone());
+        let name = self.policy_name(request);
         match self.policy(&name) {
             PolicyLookup::Ready(rules, cal) => Some((*rules, cal)),
             PolicyLookup::Missing(_) | PolicyLookup::Invalid(_) => {

@@ -49,10 +49,7 @@ pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Contex
 }
 
 fn policy_of(req: &CloudResourceRequest, ctx: &Context) -> String {
-    req.spec
-        .policy
-        .clone()
-        .unwrap_or_else(|| ctx.config.default_policy.clone())
+    ctx.policy_name(req)
 }
 
 async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<Requeue, Error> {
@@ -68,6 +65,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
 
     // Gather: the policy and its calendar.
     let policy_name = policy_of(req, ctx);
+    let spec_policy = ctx.spec_policy_name(req);
     let lookup = ctx.policy(&policy_name);
     // Unavailable: a granted request goes on by the rules recorded with its grant, on the
     // calendar those name (decided in `policy::granted_rules`).
@@ -221,6 +219,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         name,
         namespace,
         uid,
+        spec_policy: &spec_policy,
         generation,
         spec: &req.spec,
         status: &current,
@@ -484,6 +483,8 @@ async fn file_auto_downsize(
             )),
             justification: None,
             recurring: false,
+            access_groups: None,
+            zone: None,
         },
     );
     change.metadata.labels =

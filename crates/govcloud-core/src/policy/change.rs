@@ -19,7 +19,7 @@ use super::quantity::{Amounts, FieldError, ResourceKind, format_money, format_ra
 use super::rules::Rules;
 use crate::api::{
     ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, RequestClass,
-    RequestPhase, ResourceChangeSpec, ResourceChangeStatus,
+    RequestPhase, ResourceChangeSpec, ResourceChangeStatus, Zone,
 };
 
 /// Condition: the change must go to the economic-informatization department (SH 20).
@@ -74,6 +74,10 @@ pub struct GrantChange {
     pub extend_to: Option<NaiveDate>,
     /// New class.
     pub convert_to: Option<RequestClass>,
+    /// New access groups.
+    pub access_groups: Option<Vec<String>>,
+    /// New zone.
+    pub zone: Option<Zone>,
 }
 
 fn take_decision(
@@ -337,8 +341,12 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     }
 
     // The decision: automatic for a pure scale-down when the policy allows it.
-    let scale_down =
-        after.is_within(&grant) && i.spec.extend_to.is_none() && i.spec.convert_to.is_none();
+    // Access groups and zone are never changed without an approver (issue 13).
+    let scale_down = after.is_within(&grant)
+        && i.spec.extend_to.is_none()
+        && i.spec.convert_to.is_none()
+        && i.spec.access_groups.is_none()
+        && i.spec.zone.is_none();
     let decision = if scale_down && rules.auto_approve_scale_down {
         st.auto_approved = Some(true);
         st.approved_generation = Some(i.generation);
@@ -464,6 +472,8 @@ pub fn pending_for(
                     resources,
                     extend_to,
                     convert_to: spec.convert_to,
+                    access_groups: spec.access_groups.clone(),
+                    zone: spec.zone,
                 },
             ))
         })

@@ -86,6 +86,8 @@ fn change(resources: Option<ResourceAmounts>) -> ResourceChangeSpec {
         reason: None,
         justification: None,
         recurring: false,
+        access_groups: None,
+        zone: None,
     }
 }
 

@@ -416,6 +416,7 @@ fn exercise(w: &World) {
             name: req.metadata.name.as_deref().unwrap_or("x"),
             namespace: "unit-finance",
             uid: "uid-request",
+            spec_policy: req.spec.policy.as_deref().unwrap_or("default"),
             generation: req.metadata.generation.unwrap_or(0),
             spec: &req.spec,
             status: &status,

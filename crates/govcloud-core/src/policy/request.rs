@@ -40,6 +40,7 @@ use crate::api::{
 
 mod active;
 mod decision;
+pub mod frozen;
 mod granted;
 mod notices;
 mod validate;
@@ -74,6 +75,9 @@ pub struct Inputs<'a> {
     pub namespace: &'a str,
     /// The request's UID.
     pub uid: &'a str,
+    /// The policy the spec names (the default policy when it names none). A granted
+    /// request lives by its recorded policy; a differing name is only flagged.
+    pub spec_policy: &'a str,
     /// `metadata.generation`.
     pub generation: i64,
     /// The spec.
@@ -384,6 +388,10 @@ fn decide_lifecycle(
         ));
     }
 
+    // A grant recorded by an earlier release gets the rest of its record, once.
+    p.extra
+        .extend(frozen::complete(&mut st, i.spec, &rules.name));
+
     if st.grant.is_none() {
         // Not granted yet: review, decision, capacity.
         let checked = checked.as_ref();
@@ -463,6 +471,7 @@ fn decide_lifecycle(
                 st.grant = Some(checked.requested.to_api());
                 st.granted_class = Some(i.spec.class);
                 st.granted_duration = checked.duration.map(|d| d.to_string());
+                frozen::record(&mut st, i.spec, &rules.name);
                 st.tenant_namespace = Some(checked.tenant_namespace.clone());
                 p.wanted.push(Wanted::no(
                     types::READY,
@@ -492,17 +501,8 @@ fn decide_lifecycle(
         ));
     }
     // The spec no longer matches the grant: only a ResourceChange changes a grant.
-    if let (Some(grant), Some(checked)) = (&st.grant, &checked) {
-        let granted_amounts = Amounts::parse("status.grant", grant).unwrap_or_default();
-        let class_changed = st.granted_class.is_some_and(|c| c != i.spec.class);
-        if granted_amounts != checked.requested || class_changed {
-            p.wanted.push(Wanted::yes(
-                types::UNAPPLIED_SPEC_CHANGE,
-                "GrantUnchanged",
-                "the spec was edited after approval; the grant is unchanged: file a ResourceChange to change it".to_string(),
-            ));
-        }
-    }
+    let fields = frozen::unapplied_fields(&st, i.spec, checked.as_ref(), i.spec_policy);
+    p.wanted.extend(frozen::unapplied(&fields));
     // Issue 15: every deadline counted on unpublished data says so, naming the years.
     if let Some(w) = clock.gaps.calendar_incomplete() {
         p.wanted.push(w);

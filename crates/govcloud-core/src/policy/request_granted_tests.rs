@@ -192,6 +192,8 @@ fn approved_changes_fold_into_the_grant_in_order() {
             resources: amounts("16"),
             extend_to: None,
             convert_to: None,
+            access_groups: None,
+            zone: None,
         },
         GrantChange {
             name: "trim".into(),
@@ -199,6 +201,8 @@ fn approved_changes_fold_into_the_grant_in_order() {
             resources: amounts("12"),
             extend_to: None,
             convert_to: Some(RequestClass::Production),
+            access_groups: None,
+            zone: None,
         },
     ];
     let out = w.step(t(2026, 3, 4, 10));
@@ -262,6 +266,8 @@ fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
         resources: Amounts::default(),
         extend_to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
         convert_to: None,
+        access_groups: None,
+        zone: None,
     }];
     let out = w.step(expires + chrono::Duration::hours(1));
     assert_eq!(out.status.phase, Some(RequestPhase::Active));

@@ -89,6 +89,7 @@ impl World {
             name: "tax-portal",
             namespace: "unit-finance",
             uid: "uid-1",
+            spec_policy: self.spec.policy.as_deref().unwrap_or("default"),
             generation: self.generation,
             spec: &self.spec,
             status: &self.status,
@@ -293,6 +294,7 @@ fn an_unknown_policy_is_invalid() {
         name: "x",
         namespace: "y",
         uid: "u",
+        spec_policy: w.spec.policy.as_deref().unwrap_or("default"),
         generation: 1,
         spec: &w.spec,
         status: &w.status,
@@ -490,3 +492,6 @@ mod hold;
 
 #[path = "request_granted_tests.rs"]
 mod granted;
+
+#[path = "request_frozen_tests.rs"]
+mod frozen;

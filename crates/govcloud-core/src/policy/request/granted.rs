@@ -75,19 +75,16 @@ pub(super) fn lifecycle_granted(
         .as_ref()
         .and_then(|g| Amounts::parse("status.grant", g).ok())
         .unwrap_or_default();
-    let groups = i
-        .spec
-        .access
-        .as_ref()
-        .map(|a| a.groups.clone())
-        .unwrap_or_default();
+    // Built from the record only (issue 13): a spec edited after approval changes nothing.
+    let groups = super::frozen::groups(st, i.spec);
+    let zone = super::frozen::zone(st, i.spec);
     let tenant_spec = |closed: bool| {
         tenant::desired(TenantInput {
             namespace: &namespace,
             request_namespace: i.namespace,
             request_name: i.name,
             request_uid: i.uid,
-            zone: i.spec.system.zone.as_str(),
+            zone: zone.as_str(),
             class: class.as_str(),
             grant: &grant,
             groups: &groups,
@@ -227,6 +224,12 @@ fn apply_changes(i: &Inputs<'_>, rules: &Rules, st: &mut CloudResourceRequestSta
                 st.granted_duration = None;
                 st.extended_to = None;
             }
+        }
+        if let Some(groups) = &change.access_groups {
+            st.granted_access_groups = Some(groups.clone());
+        }
+        if let Some(zone) = change.zone {
+            st.granted_zone = Some(zone);
         }
         if let Some(date) = change.extend_to {
             st.extended_to = Some(date.format("%Y-%m-%d").to_string());
