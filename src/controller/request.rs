@@ -22,6 +22,7 @@ use crate::api::{
 use crate::policy::capacity::holds_capacity;
 use crate::policy::change;
 use crate::policy::conditions::{self, types};
+use crate::policy::exit::binding as exit_binding;
 use crate::policy::quantity::Amounts;
 use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
 use crate::policy::tenant as tenant_names;
@@ -131,25 +132,31 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .iter()
         .map(|a| a.uid.clone())
         .collect();
+    // Issue 13: only the copy of the spec that was approved is applied, and only while
+    // the spec is still that copy (an edit since voids the approval).
     let approved: Vec<_> = ctx
         .changes
         .state()
         .into_iter()
         .filter(|c| {
             c.namespace().as_deref() == Some(namespace)
-                && c.spec.request == name
                 && c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved)
         })
         .collect();
     let listed: Vec<_> = approved
         .iter()
-        .map(|c| {
-            (
+        .filter_map(|c| {
+            let status = c.status.as_ref()?;
+            let snapshot = status
+                .approved_spec
+                .as_ref()
+                .filter(|s| **s == c.spec && s.request == name)?;
+            Some((
                 c.metadata.name.as_deref().unwrap_or_default(),
                 c.metadata.uid.as_deref().unwrap_or_default(),
-                c.status.as_ref().and_then(|s| s.decided_at),
-                &c.spec,
-            )
+                status.decided_at,
+                snapshot,
+            ))
         })
         .collect();
     let pending_changes = change::pending_for(&applied, &listed);
@@ -185,10 +192,16 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
 
     // Gather: an approved exit whose transition is over asks for reclamation.
+    // Issue 13: by the approved copy of the exit only, while the spec still matches it
+    // (a retargeted exit reclaims nothing).
     let exit_reclaim = ctx.exits.state().iter().any(|e| {
         e.namespace().as_deref() == Some(namespace)
-            && e.spec.request == name
-            && e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming)
+            && e.status.as_ref().is_some_and(|s| {
+                s.phase == Some(ExitPhase::Reclaiming)
+                    && s.approved_spec.as_ref().is_some_and(|a| {
+                        a.request == name && exit_binding(a) == exit_binding(&e.spec)
+                    })
+            })
     });
 
     // Gather: a utilization measurement the measurement task handed over (SN 14). None
@@ -285,12 +298,18 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         Action::Reclaim {
             namespace: tenant_ns,
         } => {
-            tenant::reclaim(
-                &ctx.client,
-                tenant_ns,
-                observed.as_ref().and_then(|o| o.uid.as_deref()),
-            )
-            .await?;
+            // Issue 13: only a namespace seen carrying this request's owner UID, and
+            // with its UID as the delete's precondition.
+            match observed.as_ref() {
+                Some(tenant::Observed {
+                    state: TenantState::Owned { .. },
+                    uid: Some(ns_uid),
+                    ..
+                }) => tenant::reclaim(&ctx.client, tenant_ns, ns_uid).await?,
+                _ => {
+                    tracing::warn!(namespace = %tenant_ns, "not deleting: not seen carrying this request's owner UID")
+                }
+            }
         }
     }
 

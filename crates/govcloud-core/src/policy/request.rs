@@ -304,6 +304,9 @@ fn decide_by(i: &Inputs<'_>, rules: &Rules) -> Outcome {
     {
         st.submitted_at = Some(now);
     }
+    if let Some(why) = frozen::forged_tenant(&st, i.operator_namespace) {
+        return invalid_outcome(i, st, why);
+    }
     let reference = st.submitted_at.unwrap_or(now);
     let checked = validate(
         i.spec,

@@ -144,3 +144,42 @@ fn a_grant_of_an_earlier_release_is_recorded_from_the_spec_once() {
     let edited = w.step(t(2026, 3, 4, 12));
     assert_eq!(tenant_of(&edited).groups, vec!["finance-devs".to_string()]);
 }
+
+/// Issue 13: a status naming a namespace no tenant may be (forged) is Invalid and nothing
+/// is deleted, not even when an exit asks for reclamation.
+#[test]
+fn a_forged_tenant_namespace_is_invalid_and_never_deleted() {
+    let mut w = active_with_groups(&["finance-devs"]);
+    for forged in ["kube-system", "govcloud-system", "default"] {
+        w.status.tenant_namespace = Some(forged.into());
+        w.exit_reclaim = true;
+        w.tenant = None;
+        let out = w.decide(t(2026, 3, 4, 10));
+        assert_eq!(out.action, Action::None, "{forged}");
+        assert_eq!(out.status.phase, Some(RequestPhase::Invalid), "{forged}");
+        let c = conditions::find(&out.status.conditions, types::INVALID).unwrap();
+        assert!(
+            c.message.contains("status.tenantNamespace"),
+            "{}",
+            c.message
+        );
+    }
+}
+
+/// Issue 13: a namespace not seen carrying the owner UID is never deleted.
+#[test]
+fn reclamation_needs_the_namespace_seen_as_owned() {
+    let mut w = active_with_groups(&["finance-devs"]);
+    w.exit_reclaim = true;
+    w.tenant = None;
+    assert_eq!(w.decide(t(2026, 3, 4, 10)).action, Action::None);
+    w.tenant = Some(TenantState::Foreign {
+        owner_uid: Some("someone-else".into()),
+    });
+    assert_eq!(w.decide(t(2026, 3, 4, 10)).action, Action::None);
+    w.tenant = Some(TenantState::Owned { terminating: false });
+    assert!(matches!(
+        w.decide(t(2026, 3, 4, 10)).action,
+        Action::Reclaim { .. }
+    ));
+}

@@ -213,7 +213,18 @@ pub(super) fn lifecycle_granted_active(
                     ),
                 ));
             }
-            _ => {
+            None => {
+                // Not looked up: nothing is deleted on a name alone (issue 13).
+                st.phase = Some(RequestPhase::Reclaiming);
+                p.wanted.push(Wanted::no(
+                    types::READY,
+                    "Reclaiming",
+                    format!(
+                        "reclaiming {namespace}: waiting to see it carry this request's owner UID"
+                    ),
+                ));
+            }
+            Some(TenantState::Owned { .. }) => {
                 st.phase = Some(RequestPhase::Reclaiming);
                 let why = if i.exit_reclaim {
                     "the exit's transition ended with the backup confirmed"

@@ -158,3 +158,17 @@ pub fn unapplied(fields: &[&str]) -> Option<Wanted> {
         )
     })
 }
+
+/// Why the recorded tenant namespace of a grant cannot be the operator's to touch: none
+/// recorded, or one no tenant may be (a system namespace, the operator's own). Such a
+/// status is not the operator's record (issue 13: a forged `status.tenantNamespace`); the
+/// request is Invalid and nothing is deleted.
+pub fn forged_tenant(st: &CloudResourceRequestStatus, operator_namespace: &str) -> Option<String> {
+    st.grant.as_ref()?;
+    let Some(ns) = st.tenant_namespace.as_deref() else {
+        return Some("status.tenantNamespace: a grant without a tenant namespace".to_string());
+    };
+    crate::policy::tenant::forbidden_reason(ns, operator_namespace).map(|why| {
+        format!("status.tenantNamespace: {why}: it is never provisioned, suspended or deleted")
+    })
+}

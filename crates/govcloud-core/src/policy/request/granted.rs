@@ -158,7 +158,8 @@ pub(super) fn lifecycle_granted(
                 // Deleted before it was ever active: nothing of the unit's is there.
                 st.phase = Some(RequestPhase::Provisioning);
                 p.release_finalizer = i.tenant == Some(TenantState::Absent);
-                if !p.release_finalizer {
+                // Issue 13: only a namespace seen carrying this request's owner UID.
+                if matches!(i.tenant, Some(TenantState::Owned { .. })) {
                     p.action = Action::Reclaim {
                         namespace: namespace.clone(),
                     };
