@@ -358,7 +358,7 @@ async fn run_controllers(
         requests: requests.clone(),
         exits: exits.clone(),
         changes: changes.clone(),
-        capacity: tokio::sync::Mutex::new(Default::default()),
+        capacity: Default::default(),
         retries: std::sync::Mutex::new(HashMap::new()),
         wake: wake_tx.clone(),
         wake_changes: wake_changes_tx.clone(),
@@ -409,7 +409,7 @@ async fn run_controllers(
             requests: wake_tx.clone(),
             changes: wake_changes_tx,
             exits: wake_exits_tx,
-            policies: wake_policies,
+            policies: wake_policies.clone(),
         },
     );
     let drive_calendars = tokio::spawn(calendar_root.for_each(move |event| {
@@ -428,17 +428,44 @@ async fn run_controllers(
         }
         futures::future::ready(())
     }));
-    let for_namespace = |ns: Namespace| {
+    let waiters = requests.clone();
+    let for_namespace = move |ns: Namespace| {
         let labels = ns.labels();
-        match (
+        let mut out: Vec<ObjectRef<CloudResourceRequest>> = match (
             labels.get(tenant::REQUEST_NAMESPACE_LABEL),
             labels.get(tenant::REQUEST_NAME_LABEL),
         ) {
             (Some(rns), Some(rname)) => {
-                Some(ObjectRef::<CloudResourceRequest>::new(rname).within(rns))
+                vec![ObjectRef::<CloudResourceRequest>::new(rname).within(rns)]
             }
-            _ => None,
+            _ => Vec::new(),
+        };
+        // Issue 13: an orphan tenant namespace going away frees its pool: the requests
+        // waiting for capacity look again.
+        let owner = ns.annotations().get(tenant::OWNER_UID_ANNOTATION);
+        let orphan = owner.is_some_and(|uid| {
+            !waiters
+                .state()
+                .iter()
+                .any(|r| r.metadata.uid.as_ref() == Some(uid))
+        });
+        if orphan && ns.metadata.deletion_timestamp.is_some() {
+            out.extend(
+                waiters
+                    .state()
+                    .iter()
+                    .filter(|r| {
+                        r.status.as_ref().is_some_and(|s| {
+                            crate::policy::conditions::is_true(
+                                &s.conditions,
+                                crate::policy::conditions::types::INSUFFICIENT_CAPACITY,
+                            )
+                        })
+                    })
+                    .map(|r| ObjectRef::from_obj(r.as_ref())),
+            );
         }
+        out
     };
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
@@ -451,7 +478,11 @@ async fn run_controllers(
         q.clone(),
     );
     // Phase and overdue gauges, recounted from the stores every 15 s.
-    let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
+    let inventory = tokio::spawn(count_inventory(
+        ctx.clone(),
+        wake_policies,
+        shutdown.clone(),
+    ));
     // Utilization measurement, outside the reconcile slots (see controller::measure).
     let measurement = tokio::spawn(measure::run(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {
@@ -539,8 +570,16 @@ const SHARED_EVENTS: usize = 1024;
 /// How long running reconciles may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+async fn count_inventory(
+    ctx: Arc<Context>,
+    wake_policies: crate::controller::Wake<GovCloudPolicy>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
+        // Issue 13: orphan tenant namespaces, as a count and on their policies.
+        if ctx.stores_ready() {
+            crate::controller::capacity::report_orphans(&ctx, &wake_policies);
+        }
         let requests = ctx.requests.state();
         let changes = ctx.changes.state();
         let exits = ctx.exits.state();

@@ -344,3 +344,160 @@ async fn a_forged_tenant_namespace_is_never_deleted() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A namespace whose policy has a pool of `pool_cpu` vCPUs.
+async fn pooled(cp: &ControlPlane, prefix: &str, pool_cpu: &str) -> anyhow::Result<String> {
+    let admin = cp.admin().await?;
+    let ns = unique_ns(prefix);
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |p| {
+        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"});
+        p["changes"] = serde_json::json!({"reviewWithin": "600s", "applyWithin": "600s"});
+        p["capacity"] = serde_json::json!({"cpu": pool_cpu});
+    })
+    .await?;
+    Ok(ns)
+}
+
+async fn granted_cpu(client: &Client, ns: &str) -> anyhow::Result<rust_decimal::Decimal> {
+    let mut sum = rust_decimal::Decimal::ZERO;
+    for r in Api::<CloudResourceRequest>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await?
+    {
+        if let Some(IntOrString::String(c)) = r.status.and_then(|s| s.grant).and_then(|g| g.cpu) {
+            sum += c.parse::<rust_decimal::Decimal>()?;
+        }
+    }
+    Ok(sum)
+}
+
+#[tokio::test]
+async fn two_approved_scale_ups_cannot_overcommit_a_pool() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = pooled(cp, "fg-pool", "20").await?;
+    for name in ["a", "b"] {
+        file(
+            &admin,
+            &ns,
+            name,
+            request_spec(&ns, RequestClass::Production, "8"),
+        )
+        .await?;
+        decide(cp, &ns, name, "Approved", "ok").await?;
+        wait_phase(&admin, &ns, name, RequestPhase::Active, T).await?;
+    }
+    // Each asks for 12: either fits the pool of 20 alone, not both.
+    let changes: Api<ResourceChange> = Api::namespaced(cp.vendor().await?, &ns);
+    for name in ["a", "b"] {
+        let mut spec = change_spec(name);
+        spec.resources = Some(cpu("12"));
+        spec.justification = Some("load test report".into());
+        changes
+            .create(
+                &PostParams::default(),
+                &ResourceChange::new(&format!("grow-{name}"), spec),
+            )
+            .await?;
+    }
+    for name in ["a", "b"] {
+        bare_approval::<ResourceChange>(cp, &ns, &format!("grow-{name}")).await?;
+    }
+    // One is applied; the other waits with InsufficientCapacity.
+    let waiting = wait_for(T, "one scale-up applied, the other waiting", || async {
+        let mut applied = 0;
+        let mut waiting = None;
+        for name in ["a", "b"] {
+            let c = changes.get(&format!("grow-{name}")).await?;
+            match c.status.and_then(|s| s.phase) {
+                Some(ChangePhase::Applied) => applied += 1,
+                _ => {
+                    let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
+                        .get(name)
+                        .await?;
+                    if condition(&r, "InsufficientCapacity").is_some_and(|c| c.status == "True") {
+                        waiting = Some(name);
+                    }
+                }
+            }
+        }
+        Ok((applied == 1).then_some(waiting).flatten())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    never_during_named(&requests, waiting, HOLD, "pool overcommitted", |r| {
+        let cpu = r
+            .and_then(|r| r.status.as_ref())
+            .and_then(|s| s.grant.as_ref())
+            .and_then(|g| g.cpu.clone());
+        (cpu != Some(IntOrString::String("8".into()))).then(|| format!("grant cpu {cpu:?}"))
+    })
+    .await?;
+    assert!(granted_cpu(&admin, &ns).await? <= rust_decimal::Decimal::from(20));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_orphan_tenant_namespace_still_counts_and_is_reported() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = pooled(cp, "fg-orphan", "20").await?;
+    file(
+        &admin,
+        &ns,
+        "old",
+        request_spec(&ns, RequestClass::Production, "8"),
+    )
+    .await?;
+    decide(cp, &ns, "old", "Approved", "ok").await?;
+    wait_phase(&admin, &ns, "old", RequestPhase::Active, T).await?;
+    // The request vanishes (its finalizer removed by hand): its tenant namespace stays.
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    let patch = serde_json::json!({"metadata": {"finalizers": null}});
+    requests
+        .patch("old", &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    requests.delete("old", &Default::default()).await?;
+    wait_for(T, "request gone", || async {
+        Ok(requests.get_opt("old").await?.is_none().then_some(()))
+    })
+    .await?;
+    // 16 more fit a pool of 20 only if the orphan's 8 are forgotten.
+    file(
+        &admin,
+        &ns,
+        "new",
+        request_spec(&ns, RequestClass::Production, "16"),
+    )
+    .await?;
+    decide(cp, &ns, "new", "Approved", "ok").await?;
+    wait_condition(&admin, &ns, "new", "InsufficientCapacity", "True", T).await?;
+    let r = requests.get("new").await?;
+    assert_eq!(r.status.and_then(|s| s.phase), Some(RequestPhase::Approved));
+    // Reported on the policy, naming the namespace.
+    let policies: Api<govcloud_operator::api::GovCloudPolicy> = Api::all(admin.clone());
+    let orphan = format!("{ns}-old");
+    wait_for(T, "OrphanTenants on the policy", || async {
+        let p = policies.get(&ns).await?;
+        Ok(p.status
+            .and_then(|s| true_message(&s.conditions, "OrphanTenants"))
+            .filter(|m| m.contains(&orphan)))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    // Deleting the orphan frees the pool.
+    Api::<Namespace>::all(admin.clone())
+        .delete(&orphan, &Default::default())
+        .await?;
+    wait_phase(
+        &admin,
+        &ns,
+        "new",
+        RequestPhase::Active,
+        Duration::from_secs(120),
+    )
+    .await?;
+    Ok(())
+}

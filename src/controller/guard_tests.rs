@@ -75,7 +75,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
         calendars,
         requests,
         exits,
-        capacity: tokio::sync::Mutex::new(Default::default()),
+        capacity: Default::default(),
         retries: std::sync::Mutex::new(HashMap::new()),
         changes,
         wake: crate::controller::wake_channel().0,

@@ -5,6 +5,7 @@
 
 pub mod calendar_cache;
 pub mod calendar_wakes;
+pub mod capacity;
 pub mod change;
 pub mod exit;
 pub mod guard;
@@ -28,6 +29,8 @@ use kube::runtime::reflector::{Lookup, ObjectRef, Store};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+pub use capacity::{Capacity, CapacityLedger};
 
 use crate::api::{
     CloudResourceRequest, CloudResourceRequestStatus, ExitRequest, GovCloudPolicy, ResourceChange,
@@ -116,8 +119,8 @@ pub struct Context {
     pub requests: Store<CloudResourceRequest>,
     /// ExitRequest objects.
     pub exits: Store<ExitRequest>,
-    /// Serializes capacity decisions (see [`CapacityLedger`]).
-    pub capacity: tokio::sync::Mutex<CapacityLedger>,
+    /// Pool capacity: one lock per pool and the ledger of the operator's own writes.
+    pub capacity: Capacity,
     /// Per-object retry counts for the error backoff.
     pub retries: Mutex<HashMap<String, u32>>,
     /// ResourceChange objects.
@@ -182,16 +185,6 @@ where
         Wake(tx),
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
     )
-}
-
-/// What the operator itself changed about pool capacity that the store may not show yet
-/// (its watch lags its own writes): grants just reserved, and requests just released.
-#[derive(Debug, Default)]
-pub struct CapacityLedger {
-    /// Request UID → grant reserved.
-    pub reserved: HashMap<String, crate::policy::quantity::Amounts>,
-    /// UIDs of requests that released their capacity (reclaimed or deleted); final.
-    pub released: std::collections::HashSet<String>,
 }
 
 /// A policy as the decisions see it.

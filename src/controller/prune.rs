@@ -84,7 +84,7 @@ pub async fn prune(ctx: &Context) {
         .chain(ctx.policies.state().iter().filter_map(|p| p.uid()))
         .collect();
     let live = Live::of(&ctx.requests.state(), others);
-    let mut ledger = ctx.capacity.lock().await;
+    let mut ledger = ctx.capacity.ledger();
     let dropped = live.apply(
         &mut ctx.measurements.lock().unwrap_or_else(|p| p.into_inner()),
         &mut ctx.verified_at.lock().unwrap_or_else(|p| p.into_inner()),

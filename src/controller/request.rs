@@ -161,35 +161,24 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .collect();
     let pending_changes = change::pending_for(&applied, &listed);
 
-    // Gather: capacity in use by the other requests of this policy. Decisions that may
-    // reserve capacity are serialized, and count reservations not yet in the store.
-    let reserving = current.grant.is_none()
+    // Gather: capacity in use in this request's pool by everyone else — grants, approved
+    // changes not yet applied, orphan tenant namespaces (issue 13). Decisions that may
+    // take capacity (a new grant, a change) are serialized per pool.
+    let reserving = (current.grant.is_none() || !pending_changes.is_empty())
         && matches!(&lookup, PolicyLookup::Ready(r, _) if r.capacity.is_some());
-    let mut guard = if reserving {
-        Some(ctx.capacity.lock().await)
+    let guard = if reserving {
+        Some(ctx.capacity.lock_pool(&policy_name).await)
     } else {
         None
     };
-    let mut in_use = Amounts::default();
-    if reserving {
-        let ledger = guard.as_deref();
-        for other in ctx.requests.state() {
-            let other_uid = other.uid().unwrap_or_default();
-            if other_uid == uid
-                || policy_of(&other, ctx) != policy_name
-                || ledger.is_some_and(|l| l.released.contains(&other_uid))
-            {
-                continue;
-            }
-            if holds_capacity(other.status.as_ref()) {
-                if let Some(g) = other.status.as_ref().and_then(|s| s.grant.as_ref()) {
-                    in_use = in_use.plus(&Amounts::parse("status.grant", g).unwrap_or_default());
-                }
-            } else if let Some(reserved) = ledger.and_then(|l| l.reserved.get(&other_uid)) {
-                in_use = in_use.plus(reserved);
-            }
-        }
-    }
+    let in_use = if reserving {
+        super::capacity::index(ctx).in_use(
+            &policy_name,
+            &crate::policy::capacity::Holder::Request(uid.to_string()),
+        )
+    } else {
+        Amounts::default()
+    };
 
     // Gather: an approved exit whose transition is over asks for reclamation.
     // Issue 13: by the approved copy of the exit only, while the spec still matches it
@@ -257,12 +246,6 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         Action::None => {}
         Action::Reserve => {
             ensure_finalizer(&api, req).await?;
-            if let (Some(g), Some(pending)) = (outcome.status.grant.as_ref(), guard.as_mut()) {
-                pending.reserved.insert(
-                    uid.to_string(),
-                    Amounts::parse("status.grant", g).unwrap_or_default(),
-                );
-            }
         }
         Action::Activate {
             tenant: spec,
@@ -313,6 +296,16 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         }
     }
 
+    // The grant written (reserved, or changed by a change) counts at once, before the
+    // store shows it.
+    if let Some(g) = outcome.status.grant.as_ref()
+        && outcome.status.grant != current.grant
+    {
+        ctx.capacity.ledger().reserved.insert(
+            uid.to_string(),
+            Amounts::parse("status.grant", g).unwrap_or_default(),
+        );
+    }
     // Status (only when it changed), then Events.
     write_status(
         &api,
@@ -372,7 +365,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             .remove(uid);
     }
     if releases {
-        let mut ledger = ctx.capacity.lock().await;
+        let mut ledger = ctx.capacity.ledger();
         ledger.reserved.remove(uid);
         ledger.released.insert(uid.to_string());
         drop(ledger);
@@ -405,10 +398,11 @@ fn without_approval(status: &CloudResourceRequestStatus) -> CloudResourceRequest
 /// Requests waiting for capacity are looked at again.
 fn wake_capacity_waiters(ctx: &Context) {
     for r in ctx.requests.state() {
-        if r.status.as_ref().is_some_and(|s| {
-            conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY)
-                && s.phase == Some(RequestPhase::Approved)
-        }) {
+        // New grants and scale-ups alike wait with InsufficientCapacity.
+        if r.status
+            .as_ref()
+            .is_some_and(|s| conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY))
+        {
             let _ = ctx.wake.send(ObjectRef::from_obj(r.as_ref()));
         }
     }

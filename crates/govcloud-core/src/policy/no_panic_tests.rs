@@ -446,6 +446,7 @@ fn exercise(w: &World) {
             class: req.spec.class.as_str(),
             grant: &grant,
             groups: &[],
+            pool: req.spec.policy.as_deref().unwrap_or(""),
             closed: w.flags[0],
         });
         let _ = tenant::quota_hard(&grant, w.flags[1]);

@@ -78,6 +78,10 @@ pub(super) fn lifecycle_granted(
     // Built from the record only (issue 13): a spec edited after approval changes nothing.
     let groups = super::frozen::groups(st, i.spec);
     let zone = super::frozen::zone(st, i.spec);
+    let pool = st
+        .granted_policy
+        .clone()
+        .unwrap_or_else(|| rules.name.clone());
     let tenant_spec = |closed: bool| {
         tenant::desired(TenantInput {
             namespace: &namespace,
@@ -88,6 +92,7 @@ pub(super) fn lifecycle_granted(
             class: class.as_str(),
             grant: &grant,
             groups: &groups,
+            pool: &pool,
             closed,
         })
     };
