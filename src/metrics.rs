@@ -163,6 +163,9 @@ pub struct Metrics {
     pub undecodable: Family<UndecodableLabels, Gauge>,
     /// Undecodable objects seen (once per resourceVersion), by kind.
     pub decode_failures: Family<UndecodableLabels, Counter>,
+    /// Managed tenant namespaces whose request is gone (they still count against their
+    /// pool; named in each policy's `OrphanTenants` condition, never in a label).
+    pub orphan_tenants: Gauge,
 }
 
 impl Default for Metrics {
@@ -187,6 +190,12 @@ impl Metrics {
         let overdue = Family::<StageLabels, Gauge>::default();
         let undecodable = Family::<UndecodableLabels, Gauge>::default();
         let decode_failures = Family::<UndecodableLabels, Counter>::default();
+        let orphan_tenants = Gauge::default();
+        registry.register(
+            "orphan_tenant_namespaces",
+            "Managed tenant namespaces whose request is gone, still counted against their pool",
+            orphan_tenants.clone(),
+        );
         registry.register(
             "undecodable_objects",
             "Objects this release cannot decode (skipped and left untouched), by kind",
@@ -240,6 +249,7 @@ impl Metrics {
             overdue,
             api_requests,
             undecodable,
+            orphan_tenants,
             decode_failures,
         }
     }

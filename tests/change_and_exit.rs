@@ -39,6 +39,8 @@ fn change_spec(request: &str, resources: Option<ResourceAmounts>) -> ResourceCha
         reason: Some("load".into()),
         justification: None,
         recurring: false,
+        access_groups: None,
+        zone: None,
     }
 }
 

@@ -70,6 +70,8 @@ async fn a_cost_beyond_any_sum_is_invalid_and_the_operator_carries_on() -> anyho
                     reason: Some("load".into()),
                     justification: Some("load test report".into()),
                     recurring: false,
+                    access_groups: None,
+                    zone: None,
                 },
             ),
         )

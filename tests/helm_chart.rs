@@ -1166,6 +1166,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
         reason: Some("less load".into()),
         justification: None,
         recurring: false,
+        access_groups: None,
+        zone: None,
     };
     Api::<ResourceChange>::namespaced(vendor.clone(), &ns)
         .create(&PostParams::default(), &ResourceChange::new("less", less))

@@ -301,6 +301,8 @@ async fn a_resource_change_is_rejected_with_reasons() -> Result<()> {
             reason: Some("tax season".into()),
             justification: None,
             recurring: false,
+            access_groups: None,
+            zone: None,
         },
     );
     let changes: Api<ResourceChange> = Api::namespaced(cp.vendor().await?, &ns);

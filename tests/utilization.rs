@@ -249,6 +249,8 @@ async fn notices_are_objected_to_downsized_or_flagged() -> anyhow::Result<()> {
             reason: Some("optimization notice".into()),
             justification: None,
             recurring: false,
+            access_groups: None,
+            zone: None,
         },
     );
     Api::<ResourceChange>::namespaced(admin.clone(), &w.flag)

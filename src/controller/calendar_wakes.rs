@@ -101,7 +101,14 @@ impl CalendarWakes {
         self.requests
             .state()
             .iter()
-            .filter(|r| names.contains(r.spec.policy.as_deref().unwrap_or(&self.default_policy)))
+            .filter(|r| {
+                names.contains(r.spec.policy.as_deref().unwrap_or(&self.default_policy))
+                    || names.contains(crate::policy::request::frozen::policy_of(
+                        &r.spec,
+                        r.status.as_ref(),
+                        &self.default_policy,
+                    ))
+            })
             .filter_map(|r| Some((r.metadata.namespace.clone()?, r.name_any())))
             .collect()
     }

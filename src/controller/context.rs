@@ -142,6 +142,8 @@ mod tests {
                 reason: None,
                 justification: None,
                 recurring: false,
+                access_groups: None,
+                zone: None,
             },
         );
         c.metadata.namespace = Some(ns.into());

@@ -81,7 +81,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             exits_by_request: Default::default(),
             resolved: Default::default(),
         },
-        capacity: tokio::sync::Mutex::new(Default::default()),
+        capacity: Default::default(),
         wakes: crate::controller::Wakes {
             requests: crate::controller::wake_channel().0,
             changes: crate::controller::wake_channel().0,

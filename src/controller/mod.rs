@@ -4,6 +4,7 @@
 //! publish Events → requeue at the next deadline.
 
 pub mod calendar_wakes;
+pub mod capacity;
 pub mod change;
 pub mod context;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod prune;
 pub mod request;
 pub mod tenant;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use crate::policy::calendar::Calendar;
 use crate::policy::granted_rules;
 use crate::policy::notice::Notice;
 use crate::policy::rules::Rules;
+pub use capacity::{Capacity, CapacityLedger};
 pub use context::{ObjectBook, Stores, Wakes};
 pub use error::{During, Error};
 
@@ -69,8 +70,8 @@ pub struct Context {
     pub config: Config,
     /// What the watches hold.
     pub stores: Stores,
-    /// Serializes capacity decisions (see [`CapacityLedger`]).
-    pub capacity: tokio::sync::Mutex<CapacityLedger>,
+    /// Pool capacity: one lock per pool and the ledger of the operator's own writes.
+    pub capacity: Capacity,
     /// Asking a controller to look at an object again.
     pub wakes: Wakes,
     /// Prometheus, when `--prometheus-url` is set.
@@ -122,16 +123,6 @@ where
         Wake(tx),
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx)),
     )
-}
-
-/// What the operator itself changed about pool capacity that the store may not show yet
-/// (its watch lags its own writes): grants just reserved, and requests just released.
-#[derive(Debug, Default)]
-pub struct CapacityLedger {
-    /// Request UID → grant reserved.
-    pub reserved: HashMap<String, crate::policy::quantity::Amounts>,
-    /// UIDs of requests that released their capacity (reclaimed or deleted); final.
-    pub released: std::collections::HashSet<String>,
 }
 
 /// A policy as the decisions see it.
@@ -213,15 +204,32 @@ impl Context {
         }
     }
 
+    /// The policy a request's spec names (the default policy when it names none).
+    pub fn spec_policy_name(&self, request: &CloudResourceRequest) -> String {
+        request
+            .spec
+            .policy
+            .clone()
+            .unwrap_or_else(|| self.config.default_policy.clone())
+    }
+
+    /// The policy a request lives by: for a grant, the one recorded with it (its rules and
+    /// its pool hold the grant whatever `spec.policy` says later, issue 13); before a
+    /// grant, the one the spec names.
+    pub fn policy_name(&self, request: &CloudResourceRequest) -> String {
+        crate::policy::request::frozen::policy_of(
+            &request.spec,
+            request.status.as_ref(),
+            &self.config.default_policy,
+        )
+        .to_string()
+    }
+
     /// The rules a request's ResourceChanges and ExitRequests are judged by, with their
     /// calendar: its policy's, or while that is missing or invalid, those recorded with
     /// its grant — so an approved exit or change of a granted request still completes.
     pub fn rules_of(&self, request: &CloudResourceRequest) -> Option<(Arc<Rules>, Calendar)> {
-        let name = request
-            .spec
-            .policy
-            .clone()
-            .unwrap_or_else(|| self.config.default_policy.clone());
+        let name = self.policy_name(request);
         match self.policy(&name) {
             PolicyLookup::Ready(rules, cal) => Some((rules, cal)),
             PolicyLookup::Missing(_) | PolicyLookup::Invalid(_) => {

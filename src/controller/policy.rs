@@ -45,6 +45,13 @@ async fn reconcile_policy(obj: &GovCloudPolicy, ctx: &Context) -> Result<Requeue
         }
         (Ok(_), Some(calendar)) => vec![Wanted::yes(types::INVALID, "InvalidField", calendar)],
     };
+    let mut wanted = wanted;
+    // Issue 13: tenants whose request is gone still count against this pool; said here.
+    wanted.extend(super::capacity::orphan_condition(
+        &super::capacity::index(ctx),
+        name,
+        &current.conditions,
+    ));
     let generation = obj.metadata.generation;
     let status = GovCloudPolicyStatus {
         conditions: conditions::merge(&current.conditions, wanted, now, generation),

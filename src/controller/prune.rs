@@ -85,7 +85,7 @@ pub async fn prune(ctx: &Context) {
         .chain(ctx.stores.policies.state().iter().filter_map(|p| p.uid()))
         .collect();
     let live = Live::of(&ctx.stores.requests.state(), others);
-    let mut ledger = ctx.capacity.lock().await;
+    let mut ledger = ctx.capacity.ledger();
     let dropped = live.apply(
         &mut ctx
             .objects

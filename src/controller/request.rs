@@ -22,6 +22,7 @@ use crate::api::{
 use crate::policy::capacity::holds_capacity;
 use crate::policy::change;
 use crate::policy::conditions::{self, types};
+use crate::policy::exit::binding as exit_binding;
 use crate::policy::quantity::Amounts;
 use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
 use crate::policy::tenant as tenant_names;
@@ -49,10 +50,7 @@ pub fn error_policy(req: Arc<CloudResourceRequest>, err: &Error, ctx: Arc<Contex
 }
 
 fn policy_of(req: &CloudResourceRequest, ctx: &Context) -> String {
-    req.spec
-        .policy
-        .clone()
-        .unwrap_or_else(|| ctx.config.default_policy.clone())
+    ctx.policy_name(req)
 }
 
 async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<Requeue, Error> {
@@ -68,6 +66,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
 
     // Gather: the policy and its calendar.
     let policy_name = policy_of(req, ctx);
+    let spec_policy = ctx.spec_policy_name(req);
     let lookup = ctx.policy(&policy_name);
     // Unavailable: a granted request goes on by the rules recorded with its grant, on the
     // calendar those name (decided in `policy::granted_rules`).
@@ -133,6 +132,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .iter()
         .map(|a| a.uid.clone())
         .collect();
+    // Issue 13: only the copy of the spec that was approved is applied, and only while
+    // the spec is still that copy (an edit since voids the approval).
     let approved: Vec<_> = ctx
         .stores
         .changes_of(namespace, name)
@@ -141,53 +142,52 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .collect();
     let listed: Vec<_> = approved
         .iter()
-        .map(|c| {
-            (
+        .filter_map(|c| {
+            let status = c.status.as_ref()?;
+            let snapshot = status
+                .approved_spec
+                .as_ref()
+                .filter(|s| **s == c.spec && s.request == name)?;
+            Some((
                 c.metadata.name.as_deref().unwrap_or_default(),
                 c.metadata.uid.as_deref().unwrap_or_default(),
-                c.status.as_ref().and_then(|s| s.decided_at),
-                &c.spec,
-            )
+                status.decided_at,
+                snapshot,
+            ))
         })
         .collect();
     let pending_changes = change::pending_for(&applied, &listed);
 
-    // Gather: capacity in use by the other requests of this policy. Decisions that may
-    // reserve capacity are serialized, and count reservations not yet in the store.
-    let reserving = current.grant.is_none()
+    // Gather: capacity in use in this request's pool by everyone else — grants, approved
+    // changes not yet applied, orphan tenant namespaces (issue 13). Decisions that may
+    // take capacity (a new grant, a change) are serialized per pool.
+    let reserving = (current.grant.is_none() || !pending_changes.is_empty())
         && matches!(&lookup, PolicyLookup::Ready(r, _) if r.capacity.is_some());
-    let mut guard = if reserving {
-        Some(ctx.capacity.lock().await)
+    let guard = if reserving {
+        Some(ctx.capacity.lock_pool(&policy_name).await)
     } else {
         None
     };
-    let mut in_use = Amounts::default();
-    if reserving {
-        let ledger = guard.as_deref();
-        for other in ctx.stores.requests.state() {
-            let other_uid = other.uid().unwrap_or_default();
-            if other_uid == uid
-                || policy_of(&other, ctx) != policy_name
-                || ledger.is_some_and(|l| l.released.contains(&other_uid))
-            {
-                continue;
-            }
-            if holds_capacity(other.status.as_ref()) {
-                if let Some(g) = other.status.as_ref().and_then(|s| s.grant.as_ref()) {
-                    in_use = in_use.plus(&Amounts::parse("status.grant", g).unwrap_or_default());
-                }
-            } else if let Some(reserved) = ledger.and_then(|l| l.reserved.get(&other_uid)) {
-                in_use = in_use.plus(reserved);
-            }
-        }
-    }
+    let in_use = if reserving {
+        super::capacity::index(ctx).in_use(
+            &policy_name,
+            &crate::policy::capacity::Holder::Request(uid.to_string()),
+        )
+    } else {
+        Amounts::default()
+    };
 
     // Gather: an approved exit whose transition is over asks for reclamation.
-    let exit_reclaim = ctx
-        .stores
-        .exits_of(namespace, name)
-        .iter()
-        .any(|e| e.status.as_ref().and_then(|s| s.phase) == Some(ExitPhase::Reclaiming));
+    // Issue 13: by the approved copy of the exit only, while the spec still matches it
+    // (a retargeted exit reclaims nothing).
+    let exit_reclaim = ctx.stores.exits_of(namespace, name).iter().any(|e| {
+        e.status.as_ref().is_some_and(|s| {
+            s.phase == Some(ExitPhase::Reclaiming)
+                && s.approved_spec
+                    .as_ref()
+                    .is_some_and(|a| a.request == name && exit_binding(a) == exit_binding(&e.spec))
+        })
+    });
 
     // Gather: a utilization measurement the measurement task handed over (SN 14). None
     // is taken while the policy is unavailable: notices already issued run their course
@@ -217,6 +217,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         name,
         namespace,
         uid,
+        spec_policy: &spec_policy,
         generation,
         spec: &req.spec,
         status: &current,
@@ -241,12 +242,6 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         Action::None => {}
         Action::Reserve => {
             ensure_finalizer(&api, req).await?;
-            if let (Some(g), Some(pending)) = (outcome.status.grant.as_ref(), guard.as_mut()) {
-                pending.reserved.insert(
-                    uid.to_string(),
-                    Amounts::parse("status.grant", g).unwrap_or_default(),
-                );
-            }
         }
         Action::Activate {
             tenant: spec,
@@ -282,15 +277,31 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         Action::Reclaim {
             namespace: tenant_ns,
         } => {
-            tenant::reclaim(
-                &ctx.client,
-                tenant_ns,
-                observed.as_ref().and_then(|o| o.uid.as_deref()),
-            )
-            .await?;
+            // Issue 13: only a namespace seen carrying this request's owner UID, and
+            // with its UID as the delete's precondition.
+            match observed.as_ref() {
+                Some(tenant::Observed {
+                    state: TenantState::Owned { .. },
+                    uid: Some(ns_uid),
+                    ..
+                }) => tenant::reclaim(&ctx.client, tenant_ns, ns_uid).await?,
+                _ => {
+                    tracing::warn!(namespace = %tenant_ns, "not deleting: not seen carrying this request's owner UID")
+                }
+            }
         }
     }
 
+    // The grant written (reserved, or changed by a change) counts at once, before the
+    // store shows it.
+    if let Some(g) = outcome.status.grant.as_ref()
+        && outcome.status.grant != current.grant
+    {
+        ctx.capacity.ledger().reserved.insert(
+            uid.to_string(),
+            Amounts::parse("status.grant", g).unwrap_or_default(),
+        );
+    }
     // Status (only when it changed), then Events.
     write_status(
         &api,
@@ -343,7 +354,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             .remove(uid);
     }
     if releases {
-        let mut ledger = ctx.capacity.lock().await;
+        let mut ledger = ctx.capacity.ledger();
         ledger.reserved.remove(uid);
         ledger.released.insert(uid.to_string());
         drop(ledger);
@@ -376,10 +387,11 @@ fn without_approval(status: &CloudResourceRequestStatus) -> CloudResourceRequest
 /// Requests waiting for capacity are looked at again.
 fn wake_capacity_waiters(ctx: &Context) {
     for r in ctx.stores.requests.state() {
-        if r.status.as_ref().is_some_and(|s| {
-            conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY)
-                && s.phase == Some(RequestPhase::Approved)
-        }) {
+        // New grants and scale-ups alike wait with InsufficientCapacity.
+        if r.status
+            .as_ref()
+            .is_some_and(|s| conditions::is_true(&s.conditions, types::INSUFFICIENT_CAPACITY))
+        {
             let _ = ctx.wakes.requests.send(ObjectRef::from_obj(r.as_ref()));
         }
     }
@@ -474,6 +486,8 @@ async fn file_auto_downsize(
             )),
             justification: None,
             recurring: false,
+            access_groups: None,
+            zone: None,
         },
     );
     change.metadata.labels =

@@ -343,15 +343,14 @@ pub async fn scale(
 
 /// Deletes the tenant namespace, guarded by its UID so a namespace re-created by someone
 /// else under the same name is never deleted. Already gone counts as done.
-pub async fn reclaim(
-    client: &Client,
-    name: &str,
-    namespace_uid: Option<&str>,
-) -> Result<(), Error> {
+///
+/// Always with a UID precondition (issue 13): only the very namespace that was seen
+/// carrying the request's owner UID is deleted, never one recreated under its name.
+pub async fn reclaim(client: &Client, name: &str, namespace_uid: &str) -> Result<(), Error> {
     let api: Api<Namespace> = Api::all(client.clone());
     let params = DeleteParams {
-        preconditions: namespace_uid.map(|uid| Preconditions {
-            uid: Some(uid.to_string()),
+        preconditions: Some(Preconditions {
+            uid: Some(namespace_uid.to_string()),
             resource_version: None,
         }),
         ..Default::default()

@@ -8,8 +8,16 @@ use tokio::sync::watch;
 
 use crate::controller::Context;
 
-pub(super) async fn count_inventory(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+pub(super) async fn count_inventory(
+    ctx: Arc<Context>,
+    wake_policies: crate::controller::Wake<crate::api::GovCloudPolicy>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
+        // Issue 13: orphan tenant namespaces, as a count and on their policies.
+        if ctx.stores_ready() {
+            crate::controller::capacity::report_orphans(&ctx, &wake_policies);
+        }
         let requests = ctx.stores.requests.state();
         let changes = ctx.stores.changes.state();
         let exits = ctx.stores.exits.state();

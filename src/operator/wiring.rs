@@ -137,7 +137,7 @@ pub(super) async fn run_controllers(
             exits_by_request: exits_by_request.clone(),
             resolved: std::sync::Mutex::new(ResolvedCache::default()),
         },
-        capacity: tokio::sync::Mutex::new(Default::default()),
+        capacity: Default::default(),
         wakes: Wakes {
             requests: wake_tx.clone(),
             changes: wake_changes_tx.clone(),
@@ -163,7 +163,15 @@ pub(super) async fn run_controllers(
         by_policy
             .state()
             .into_iter()
-            .filter(|r| r.spec.policy.as_deref().unwrap_or(&default_policy) == name)
+            .filter(|r| {
+                // The spec's policy, and the one a grant was recorded under (issue 13).
+                r.spec.policy.as_deref().unwrap_or(&default_policy) == name
+                    || crate::policy::request::frozen::policy_of(
+                        &r.spec,
+                        r.status.as_ref(),
+                        &default_policy,
+                    ) == name
+            })
             .map(|r| ObjectRef::from_obj(r.as_ref()))
             .collect::<Vec<_>>()
     };
@@ -180,7 +188,7 @@ pub(super) async fn run_controllers(
             requests: wake_tx.clone(),
             changes: wake_changes_tx,
             exits: wake_exits_tx,
-            policies: wake_policies,
+            policies: wake_policies.clone(),
         },
     );
     let drive_calendars = tokio::spawn(calendar_root.for_each(move |event| {
@@ -206,17 +214,44 @@ pub(super) async fn run_controllers(
         }
         futures::future::ready(())
     }));
-    let for_namespace = |ns: Namespace| {
+    let waiters = requests.clone();
+    let for_namespace = move |ns: Namespace| {
         let labels = ns.labels();
-        match (
+        let mut out: Vec<ObjectRef<CloudResourceRequest>> = match (
             labels.get(tenant::REQUEST_NAMESPACE_LABEL),
             labels.get(tenant::REQUEST_NAME_LABEL),
         ) {
             (Some(rns), Some(rname)) => {
-                Some(ObjectRef::<CloudResourceRequest>::new(rname).within(rns))
+                vec![ObjectRef::<CloudResourceRequest>::new(rname).within(rns)]
             }
-            _ => None,
+            _ => Vec::new(),
+        };
+        // Issue 13: an orphan tenant namespace going away frees its pool: the requests
+        // waiting for capacity look again.
+        let owner = ns.annotations().get(tenant::OWNER_UID_ANNOTATION);
+        let orphan = owner.is_some_and(|uid| {
+            !waiters
+                .state()
+                .iter()
+                .any(|r| r.metadata.uid.as_ref() == Some(uid))
+        });
+        if orphan && ns.metadata.deletion_timestamp.is_some() {
+            out.extend(
+                waiters
+                    .state()
+                    .iter()
+                    .filter(|r| {
+                        r.status.as_ref().is_some_and(|s| {
+                            crate::policy::conditions::is_true(
+                                &s.conditions,
+                                crate::policy::conditions::types::INSUFFICIENT_CAPACITY,
+                            )
+                        })
+                    })
+                    .map(|r| ObjectRef::from_obj(r.as_ref())),
+            );
         }
+        out
     };
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
@@ -229,7 +264,11 @@ pub(super) async fn run_controllers(
         q.clone(),
     );
     // Phase and overdue gauges, recounted from the stores every 15 s.
-    let inventory = tokio::spawn(count_inventory(ctx.clone(), shutdown.clone()));
+    let inventory = tokio::spawn(count_inventory(
+        ctx.clone(),
+        wake_policies,
+        shutdown.clone(),
+    ));
     // Utilization measurement, outside the reconcile slots (see controller::measure).
     let measurement = tokio::spawn(measure::run(ctx.clone(), shutdown.clone()));
     let stop = |rx: &watch::Receiver<bool>| {

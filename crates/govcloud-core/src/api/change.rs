@@ -5,7 +5,7 @@ use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Approval, Condition, NextDeadline, RequestClass, ResourceAmounts};
+use super::{Approval, Condition, NextDeadline, RequestClass, ResourceAmounts, Zone};
 
 /// A change to the grant of an Active CloudResourceRequest in the same namespace: new
 /// amounts, a later expiry for a time-boxed class, or conversion of a Test request to
@@ -57,6 +57,12 @@ pub struct ResourceChangeSpec {
     /// Convert the class, e.g. Test → Production after validation (SH 19).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convert_to: Option<RequestClass>,
+    /// New access groups (the tenant RoleBinding's subjects), replacing the granted ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_groups: Option<Vec<String>>,
+    /// Move the grant to another network zone (XB 15.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Zone>,
     /// Why the change is needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
@@ -138,6 +144,14 @@ pub struct ResourceChangeStatus {
     /// The generation the approval applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_generation: Option<i64>,
+    /// The decision the operator last took in (`approval` as it then was): a later
+    /// `approval` that differs is a new decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_approval: Option<Approval>,
+    /// The spec as approved (at `approvedGeneration`): the request applies this copy,
+    /// never the current spec; a spec edited since voids the approval (`ApprovalStale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_spec: Option<ResourceChangeSpec>,
     /// Approved by the operator because it only scales down and the policy allows that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_approved: Option<bool>,

@@ -132,6 +132,15 @@ pub struct ExitRequestStatus {
     /// The generation the approval applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_generation: Option<i64>,
+    /// The decision the operator last took in (`approval` as it then was): a later
+    /// `approval` that differs is a new decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_approval: Option<Approval>,
+    /// The spec as approved (at `approvedGeneration`): the request acts on this copy,
+    /// never the current spec; an edit since (other than the backup confirmation) voids
+    /// the approval (`ApprovalStale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_spec: Option<ExitRequestSpec>,
     /// When the decision in force took effect (`approval.decidedAt`, or when first seen;
     /// for an automatic approval, when it was made).
     #[serde(default, skip_serializing_if = "Option::is_none")]

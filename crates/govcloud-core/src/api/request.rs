@@ -304,6 +304,19 @@ pub struct CloudResourceRequestStatus {
     /// the class maximum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_duration: Option<String>,
+    /// The access groups granted: the tenant RoleBinding's subjects. Recorded at the grant
+    /// and changed only by an approved ResourceChange (`spec.accessGroups`); editing
+    /// `spec.access.groups` afterwards changes nothing (`UnappliedSpecChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_access_groups: Option<Vec<String>>,
+    /// The network zone granted (XB 15.2): recorded at the grant, changed only by an
+    /// approved ResourceChange (`spec.zone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_zone: Option<Zone>,
+    /// The GovCloudPolicy the grant was made under: its rules and its pool (`capacity`)
+    /// hold the grant for its whole life, whatever `spec.policy` says later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_policy: Option<String>,
     /// An approved extension: the new expiry date (`YYYY-MM-DD`, end of that day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_to: Option<String>,

@@ -1,6 +1,20 @@
-//! Pool capacity accounting: which requests count against their policy's pool.
+//! Pool capacity accounting, counted from what exists (issue 13): a pool's use is the sum
+//! of its granted requests' grants, raised by their approved but not yet applied
+//! ResourceChanges, plus the managed tenant namespaces whose request is gone (orphans: the
+//! namespace still holds what it was granted until it is deleted). Pure: the operator
+//! feeds it what its watches hold; each pool is its policy (`status.grantedPolicy`).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::change::GrantChange;
+use super::quantity::{Amounts, ResourceKind, format_quantity, parse_quantity};
 use crate::api::CloudResourceRequestStatus;
+
+/// Label of a tenant namespace: the policy whose pool holds its grant.
+pub const POOL_LABEL: &str = "govcloud.io/policy";
+/// Annotation of a tenant namespace: the grant it was built for (`cpu=8,memory=8Gi,…`),
+/// so an orphan still counts what it holds.
+pub const GRANT_ANNOTATION: &str = "govcloud.io/grant";
 
 /// Whether a request holds pool capacity: granted and not yet reclaimed (billing not
 /// stopped). Shared by the grant decision, the capacity ledger and its pruning.
@@ -8,6 +22,164 @@ pub fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
     status.is_some_and(|s| {
         s.grant.is_some() && s.billing.as_ref().and_then(|b| b.stopped_at).is_none()
     })
+}
+
+/// What a request holds of its pool: its grant, raised kind by kind to every approved
+/// change not yet applied (an approved scale-up holds its room before it is applied, so
+/// two approved scale-ups cannot both count on the same room). `None`: it holds nothing.
+pub fn held(
+    status: Option<&CloudResourceRequestStatus>,
+    approved: &[GrantChange],
+) -> Option<Amounts> {
+    if !holds_capacity(status) {
+        return None;
+    }
+    let grant = status
+        .and_then(|s| s.grant.as_ref())
+        .and_then(|g| Amounts::parse("status.grant", g).ok())
+        .unwrap_or_default();
+    Some(approved.iter().fold(grant.clone(), |held, c| {
+        max(&held, &grant.overlay(&c.resources))
+    }))
+}
+
+/// Kind by kind, the larger.
+pub fn max(a: &Amounts, b: &Amounts) -> Amounts {
+    let mut out = Amounts::default();
+    for kind in ResourceKind::ALL {
+        let i = kind as usize;
+        out.0[i] = match (a.0[i], b.0[i]) {
+            (None, None) => None,
+            (x, y) => Some(x.unwrap_or_default().max(y.unwrap_or_default())),
+        };
+    }
+    out
+}
+
+/// The grant annotation's text for `grant`.
+pub fn grant_annotation(grant: &Amounts) -> String {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|k| grant.has(*k))
+        .map(|k| format!("{}={}", k.key(), format_quantity(k, grant.get(k))))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses a grant annotation; a malformed one counts as nothing it cannot read.
+pub fn parse_grant_annotation(text: &str) -> Amounts {
+    let mut out = Amounts::default();
+    for part in text.split(',') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        if let Some(kind) = ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.key() == key.trim())
+            && let Ok(v) = parse_quantity(value.trim())
+        {
+            out.0[kind as usize] = Some(v);
+        }
+    }
+    out
+}
+
+/// Who holds capacity in a pool.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Holder {
+    /// A request, by UID.
+    Request(String),
+    /// A managed tenant namespace whose request is gone, by name.
+    Orphan(String),
+}
+
+/// A managed tenant namespace as the watch shows it.
+pub struct TenantNamespace<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its labels.
+    pub labels: &'a BTreeMap<String, String>,
+    /// Its annotations.
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
+/// The pool and amounts an orphan tenant namespace holds: one carrying an owner UID that
+/// no live request has. Namespaces of an earlier release carry no pool label and are not
+/// counted (their request, while it exists, counts them).
+pub fn orphan(
+    ns: &TenantNamespace<'_>,
+    live_requests: &BTreeSet<&str>,
+) -> Option<(String, Amounts)> {
+    let owner = ns.annotations.get(super::tenant::OWNER_UID_ANNOTATION)?;
+    if live_requests.contains(owner.as_str()) {
+        return None;
+    }
+    let pool = ns.labels.get(POOL_LABEL)?;
+    let amounts = ns
+        .annotations
+        .get(GRANT_ANNOTATION)
+        .map(|t| parse_grant_annotation(t))
+        .unwrap_or_default();
+    Some((pool.clone(), amounts))
+}
+
+/// Per pool, what each holder holds. Updated holder by holder as the watches report.
+#[derive(Debug, Default, Clone)]
+pub struct CapacityIndex {
+    pools: HashMap<String, BTreeMap<Holder, Amounts>>,
+    pool_of: HashMap<Holder, String>,
+}
+
+impl CapacityIndex {
+    /// Records what `holder` holds now (`None`: nothing, e.g. reclaimed or gone).
+    pub fn set(&mut self, holder: Holder, hold: Option<(String, Amounts)>) {
+        if let Some(old) = self.pool_of.remove(&holder)
+            && let Some(p) = self.pools.get_mut(&old)
+        {
+            p.remove(&holder);
+            if p.is_empty() {
+                self.pools.remove(&old);
+            }
+        }
+        if let Some((pool, amounts)) = hold {
+            self.pools
+                .entry(pool.clone())
+                .or_default()
+                .insert(holder.clone(), amounts);
+            self.pool_of.insert(holder, pool);
+        }
+    }
+
+    /// What pool `pool` has in use by everyone but `except`.
+    pub fn in_use(&self, pool: &str, except: &Holder) -> Amounts {
+        self.pools
+            .get(pool)
+            .into_iter()
+            .flatten()
+            .filter(|(h, _)| *h != except)
+            .fold(Amounts::default(), |sum, (_, a)| sum.plus(a))
+    }
+
+    /// The orphan tenant namespaces counted in `pool`, by name.
+    pub fn orphans(&self, pool: &str) -> Vec<&str> {
+        self.pools
+            .get(pool)
+            .into_iter()
+            .flatten()
+            .filter_map(|(h, _)| match h {
+                Holder::Orphan(n) => Some(n.as_str()),
+                Holder::Request(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every pool's number of orphans (for the metric: no object names).
+    pub fn orphan_counts(&self) -> BTreeMap<&str, usize> {
+        self.pools
+            .keys()
+            .map(|p| (p.as_str(), self.orphans(p).len()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -29,3 +201,7 @@ mod tests {
         assert!(!holds_capacity(Some(&status)), "reclaimed: billing stopped");
     }
 }
+
+#[cfg(test)]
+#[path = "capacity_tests.rs"]
+mod index_tests;

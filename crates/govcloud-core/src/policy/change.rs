@@ -19,7 +19,7 @@ use super::quantity::{Amounts, FieldError, ResourceKind, format_money, format_ra
 use super::rules::Rules;
 use crate::api::{
     ChangeDeadlines, ChangePhase, CloudResourceRequest, CostDelta, Decision, RequestClass,
-    RequestPhase, ResourceChangeSpec, ResourceChangeStatus,
+    RequestPhase, ResourceChangeSpec, ResourceChangeStatus, Zone,
 };
 
 /// Condition: the change must go to the economic-informatization department (SH 20).
@@ -74,26 +74,10 @@ pub struct GrantChange {
     pub extend_to: Option<NaiveDate>,
     /// New class.
     pub convert_to: Option<RequestClass>,
-}
-
-fn take_decision(
-    st: &mut ResourceChangeStatus,
-    generation: i64,
-    now: DateTime<Utc>,
-) -> Option<Decision> {
-    let approval = st.approval.clone()?;
-    if approval.generation.is_some_and(|g| g != generation) {
-        return None;
-    }
-    if st.decided_at.is_none()
-        || st.approved_generation != Some(generation) && approval.decision == Decision::Approved
-    {
-        st.decided_at = Some(approval.decided_at.unwrap_or(now));
-    }
-    if approval.decision == Decision::Approved {
-        st.approved_generation = Some(generation);
-    }
-    Some(approval.decision)
+    /// New access groups.
+    pub access_groups: Option<Vec<String>>,
+    /// New zone.
+    pub zone: Option<Zone>,
 }
 
 /// Decides a change's status.
@@ -167,7 +151,9 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
         );
     };
     let req_status = request.status.clone().unwrap_or_default();
-    let decided_before = matches!(st.phase, Some(ChangePhase::Approved));
+    // Decided before, and the spec is still the one approved (issue 13).
+    let decided_before = matches!(st.phase, Some(ChangePhase::Approved))
+        && st.approved_spec.as_ref() == Some(i.spec);
     let request_phase = req_status.phase;
     let open_for_changes = matches!(request_phase, Some(RequestPhase::Active))
         || (i.spec.extend_to.is_some() && request_phase == Some(RequestPhase::Suspended));
@@ -337,16 +323,47 @@ pub fn decide(i: &ChangeInputs<'_>) -> ChangeOutcome {
     }
 
     // The decision: automatic for a pure scale-down when the policy allows it.
-    let scale_down =
-        after.is_within(&grant) && i.spec.extend_to.is_none() && i.spec.convert_to.is_none();
+    // Access groups and zone are never changed without an approver (issue 13).
+    let scale_down = after.is_within(&grant)
+        && i.spec.extend_to.is_none()
+        && i.spec.convert_to.is_none()
+        && i.spec.access_groups.is_none()
+        && i.spec.zone.is_none();
     let decision = if scale_down && rules.auto_approve_scale_down {
         st.auto_approved = Some(true);
         st.approved_generation = Some(i.generation);
+        // The operator's own decision binds the spec it judged, like an approver's.
+        st.approved_spec = Some(i.spec.clone());
         st.decided_at.get_or_insert(now);
         Some(Decision::Approved)
     } else {
         st.auto_approved = None;
-        take_decision(&mut st, i.generation, now)
+        // Issue 13: the decision binds a copy of the spec it approves; an edit since
+        // voids it (ApprovalStale).
+        let (verdict, record) = super::snapshot::bind(super::snapshot::Inputs {
+            approval: st.approval.as_ref(),
+            record: super::snapshot::Record {
+                reviewed: st.reviewed_approval.take(),
+                approved_spec: st.approved_spec.take(),
+                approved_generation: st.approved_generation,
+                decided_at: st.decided_at,
+            },
+            generation: i.generation,
+            observed_generation: i.status.observed_generation,
+            spec: i.spec,
+            binding: Clone::clone,
+            now,
+        });
+        st.reviewed_approval = record.reviewed;
+        st.approved_spec = record.approved_spec;
+        st.approved_generation = record.approved_generation;
+        st.decided_at = record.decided_at;
+        wanted.extend(super::snapshot::condition(&verdict));
+        match verdict {
+            super::snapshot::Verdict::Approved(_) => Some(Decision::Approved),
+            super::snapshot::Verdict::Rejected => Some(Decision::Rejected),
+            super::snapshot::Verdict::Undecided | super::snapshot::Verdict::Stale(_) => None,
+        }
     };
     let mut clock = |t: DateTime<Utc>, d| {
         let dl = deadline::add(t, d, i.calendar, rules.time_zone);
@@ -464,6 +481,8 @@ pub fn pending_for(
                     resources,
                     extend_to,
                     convert_to: spec.convert_to,
+                    access_groups: spec.access_groups.clone(),
+                    zone: spec.zone,
                 },
             ))
         })

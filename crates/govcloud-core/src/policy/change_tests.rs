@@ -86,6 +86,8 @@ fn change(resources: Option<ResourceAmounts>) -> ResourceChangeSpec {
         reason: None,
         justification: None,
         recurring: false,
+        access_groups: None,
+        zone: None,
     }
 }
 
@@ -334,4 +336,46 @@ fn converting_to_the_class_already_granted_is_invalid() {
     c.run(t(3, 10));
     assert_eq!(c.status.phase, Some(ChangePhase::Invalid));
     assert!(c.invalid_message().contains("spec.convertTo"));
+}
+
+/// Issue 13: an approved change edited afterwards (to 48 CPU) is void
+/// until a new decision; the snapshot keeps what was approved.
+#[test]
+fn an_approved_change_edited_afterwards_is_stale_and_its_copy_is_what_was_approved() {
+    let mut c = Case::new(change(Some(q("12", "32Gi"))));
+    c.spec.justification = Some("tax season".into());
+    c.run(t(3, 10));
+    c.status.approval = Some(Approval {
+        decision: Decision::Approved,
+        reviewer: Some("bob".into()),
+        comment: None,
+        decided_at: None,
+        generation: None,
+        reclaim_override: None,
+    });
+    let approved = c.run(t(3, 11));
+    assert_eq!(approved.status.phase, Some(ChangePhase::Approved));
+    assert_eq!(approved.status.approved_spec.as_ref(), Some(&c.spec));
+    let as_approved = c.spec.clone();
+    c.spec.resources = Some(q("48", "32Gi"));
+    let edited = c.run(t(3, 12));
+    assert_eq!(edited.status.phase, Some(ChangePhase::Submitted));
+    assert!(conditions::is_true(
+        &edited.status.conditions,
+        types::APPROVAL_STALE
+    ));
+    assert_eq!(edited.status.approved_spec.as_ref(), Some(&as_approved));
+}
+
+/// Issue 13: access groups or a zone are never approved automatically, not even with a
+/// scale-down.
+#[test]
+fn an_access_change_is_never_auto_approved() {
+    let mut c = Case::new(change(Some(q("1", "4Gi"))));
+    c.rules.auto_approve_scale_down = true;
+    assert_eq!(c.run(t(3, 10)).status.phase, Some(ChangePhase::Approved));
+    let mut c = Case::new(change(Some(q("1", "4Gi"))));
+    c.rules.auto_approve_scale_down = true;
+    c.spec.access_groups = Some(vec!["everyone".into()]);
+    assert_eq!(c.run(t(3, 10)).status.phase, Some(ChangePhase::Submitted));
 }

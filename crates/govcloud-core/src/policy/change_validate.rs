@@ -31,11 +31,13 @@ pub fn parse(spec: &ResourceChangeSpec) -> Result<(Amounts, Option<NaiveDate>), 
     });
     let asks_nothing = ResourceKind::ALL.iter().all(|k| !resources.has(*k))
         && spec.extend_to.is_none()
-        && spec.convert_to.is_none();
+        && spec.convert_to.is_none()
+        && spec.access_groups.is_none()
+        && spec.zone.is_none();
     if asks_nothing && errors.is_empty() {
         errors.push(FieldError::new(
             "spec",
-            "changes nothing: give resources, extendTo or convertTo",
+            "changes nothing: give resources, extendTo, convertTo, accessGroups or zone",
         ));
     }
     if errors.is_empty() {

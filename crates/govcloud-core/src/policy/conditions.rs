@@ -24,6 +24,10 @@ pub mod types {
     pub const UNAPPLIED_SPEC_CHANGE: &str = "UnappliedSpecChange";
     pub const POLICY_UNAVAILABLE: &str = "PolicyUnavailable";
     pub const RECLAIM_HELD: &str = "ReclaimHeld";
+    /// A ResourceChange's or ExitRequest's decision does not apply to its current spec
+    /// (edited after approval, or a decision for another generation): nothing is acted
+    /// on until a new decision (issue 13).
+    pub const APPROVAL_STALE: &str = "ApprovalStale";
 }
 
 /// A condition the decision wants, before timestamps.

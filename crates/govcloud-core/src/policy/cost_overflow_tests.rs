@@ -115,6 +115,7 @@ proptest! {
             name: "tax-portal",
             namespace: "unit-finance",
             uid: "uid-request",
+            spec_policy: req.spec.policy.as_deref().unwrap_or("default"),
             generation: 1,
             spec: &req.spec,
             status: &Default::default(),

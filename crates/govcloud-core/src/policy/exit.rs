@@ -192,11 +192,33 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
     let submitted = st.submitted_at.unwrap_or(now);
     let review_by = clock(submitted, rules.exit_review_within);
     deadlines.review_by = Some(review_by);
-    let decision = st
-        .approval
-        .clone()
-        .filter(|a| a.generation.is_none_or(|g| g == i.generation));
-    match decision.map(|a| (a.decision, a.decided_at)) {
+    // Issue 13: the decision binds a copy of the spec it approves; an edit since (other
+    // than the unit's backup confirmation) voids it (ApprovalStale).
+    let (verdict, record) = super::snapshot::bind(super::snapshot::Inputs {
+        approval: st.approval.as_ref(),
+        record: super::snapshot::Record {
+            reviewed: st.reviewed_approval.take(),
+            approved_spec: st.approved_spec.take(),
+            approved_generation: st.approved_generation,
+            decided_at: st.decided_at,
+        },
+        generation: i.generation,
+        observed_generation: i.status.observed_generation,
+        spec: i.spec,
+        binding,
+        now,
+    });
+    st.reviewed_approval = record.reviewed;
+    st.approved_spec = record.approved_spec;
+    st.approved_generation = record.approved_generation;
+    st.decided_at = record.decided_at;
+    wanted.extend(super::snapshot::condition(&verdict));
+    let decision = match verdict {
+        super::snapshot::Verdict::Approved(_) => Some((Decision::Approved, st.decided_at)),
+        super::snapshot::Verdict::Rejected => Some((Decision::Rejected, st.decided_at)),
+        super::snapshot::Verdict::Undecided | super::snapshot::Verdict::Stale(_) => None,
+    };
+    match decision {
         None => {
             st.phase = Some(ExitPhase::Submitted);
             wanted.push(Wanted::no(
@@ -229,7 +251,6 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
         }
         Some((Decision::Approved, decided_at)) => {
             let decided = *st.decided_at.get_or_insert(decided_at.unwrap_or(now));
-            st.approved_generation = Some(i.generation);
             // Issue 15: the data is wiped once the transition ends; the years that end
             // relied on without published data hold the wipe.
             let transition = count(decided, rules.exit_transition);
@@ -315,6 +336,15 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
     out.notices.extend(hold_notices);
     out.wake_request = wake_request;
     out
+}
+
+/// What an exit's approval binds: everything but the data disposition, which the unit
+/// confirms after the approval, at the end of the transition (SH 26, XB 23).
+pub fn binding(spec: &ExitRequestSpec) -> ExitRequestSpec {
+    ExitRequestSpec {
+        data_disposition: None,
+        ..spec.clone()
+    }
 }
 
 /// Whether the wipe must wait (issue 15). An override is recorded (`ReclaimHeld` False

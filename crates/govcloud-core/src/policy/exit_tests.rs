@@ -244,3 +244,64 @@ fn a_rejected_exit_leaves_the_request_alone() {
     assert_eq!(out.status.phase, Some(ExitPhase::Rejected));
     assert!(!out.wake_request);
 }
+
+/// Issue 13: an approved exit retargeted at another request is void until a new
+/// decision; confirming the backup is not an edit of what was approved.
+#[test]
+fn a_retargeted_exit_is_void_and_the_backup_confirmation_is_not() {
+    let r = request(RequestPhase::Active);
+    let status = ExitRequestStatus {
+        approval: Some(Approval {
+            decision: Decision::Approved,
+            reviewer: None,
+            comment: None,
+            decided_at: None,
+            generation: None,
+            reclaim_override: None,
+        }),
+        ..Default::default()
+    };
+    let approved = run(
+        &spec("2026-11-01", false),
+        &status,
+        Some(&r),
+        t(11, 20, 10),
+        t(11, 20, 10),
+    );
+    assert_eq!(approved.status.phase, Some(ExitPhase::Transition));
+    assert_eq!(
+        approved
+            .status
+            .approved_spec
+            .as_ref()
+            .map(|s| s.request.as_str()),
+        Some("portal")
+    );
+    let confirmed = run(
+        &spec("2026-11-01", true),
+        &approved.status,
+        Some(&r),
+        t(11, 20, 10),
+        t(11, 20, 11),
+    );
+    assert_eq!(confirmed.status.phase, Some(ExitPhase::Transition));
+    assert!(!conditions::is_true(
+        &confirmed.status.conditions,
+        types::APPROVAL_STALE
+    ));
+    let mut retargeted = spec("2026-11-01", true);
+    retargeted.request = "other".into();
+    let stale = run(
+        &retargeted,
+        &confirmed.status,
+        Some(&r),
+        t(11, 20, 10),
+        t(11, 20, 12),
+    );
+    assert_eq!(stale.status.phase, Some(ExitPhase::Submitted));
+    assert!(!stale.wake_request);
+    assert!(conditions::is_true(
+        &stale.status.conditions,
+        types::APPROVAL_STALE
+    ));
+}

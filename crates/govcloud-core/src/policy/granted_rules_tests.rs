@@ -89,6 +89,7 @@ impl World {
             name: "r",
             namespace: "unit",
             uid: "uid-1",
+            spec_policy: self.spec.policy.as_deref().unwrap_or("default"),
             generation: 1,
             spec: &self.spec,
             status: &self.status,

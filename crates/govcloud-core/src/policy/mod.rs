@@ -26,6 +26,7 @@ pub mod provisional;
 pub mod quantity;
 pub mod request;
 pub mod rules;
+pub mod snapshot;
 pub mod tenant;
 pub mod unknown;
 pub mod utilization;

@@ -152,6 +152,7 @@ fn exercise(w: &World) {
             name: req.metadata.name.as_deref().unwrap_or("x"),
             namespace: "unit-finance",
             uid: "uid-request",
+            spec_policy: req.spec.policy.as_deref().unwrap_or("default"),
             generation: req.metadata.generation.unwrap_or(0),
             spec: &req.spec,
             status: &status,
@@ -181,6 +182,7 @@ fn exercise(w: &World) {
             class: req.spec.class.as_str(),
             grant: &grant,
             groups: &[],
+            pool: req.spec.policy.as_deref().unwrap_or(""),
             closed: w.flags[0],
         });
         let _ = tenant::quota_hard(&grant, w.flags[1]);

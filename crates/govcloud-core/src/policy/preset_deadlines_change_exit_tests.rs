@@ -139,6 +139,8 @@ fn changes_reviewed_and_applied() {
                 reason: Some("validation passed".into()),
                 justification: Some("validated; formal opening".into()),
                 recurring: false,
+                access_groups: None,
+                zone: None,
             };
             (RequestClass::Test, spec)
         } else {
@@ -150,6 +152,8 @@ fn changes_reviewed_and_applied() {
                 reason: Some("load".into()),
                 justification: None,
                 recurring: false,
+                access_groups: None,
+                zone: None,
             };
             (RequestClass::Production, spec)
         };

@@ -179,6 +179,7 @@ fn requests_reviewed_and_opened() {
                 name: "portal",
                 namespace: "unit-finance",
                 uid: "uid-1",
+                spec_policy: spec.policy.as_deref().unwrap_or("default"),
                 generation: 1,
                 spec: &spec,
                 status,

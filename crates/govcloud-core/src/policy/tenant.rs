@@ -120,6 +120,8 @@ pub struct TenantInput<'a> {
     pub grant: &'a Amounts,
     /// Groups with access.
     pub groups: &'a [String],
+    /// The policy whose pool holds the grant (labelled, so an orphan still counts).
+    pub pool: &'a str,
     /// Closed to new pods (suspended).
     pub closed: bool,
 }
@@ -138,10 +140,19 @@ pub fn desired(input: TenantInput<'_>) -> TenantSpec {
     );
     labels.insert(ZONE_LABEL.to_string(), input.zone.to_string());
     labels.insert(CLASS_LABEL.to_string(), input.class.to_string());
+    // Issue 13: a tenant whose request is gone still counts against its pool.
+    labels.insert(
+        super::capacity::POOL_LABEL.to_string(),
+        label_value(input.pool),
+    );
     let mut annotations = BTreeMap::new();
     annotations.insert(
         OWNER_UID_ANNOTATION.to_string(),
         input.request_uid.to_string(),
+    );
+    annotations.insert(
+        super::capacity::GRANT_ANNOTATION.to_string(),
+        super::capacity::grant_annotation(input.grant),
     );
     TenantSpec {
         namespace: input.namespace.to_string(),

@@ -82,6 +82,7 @@ fn decide_request(status: &CloudResourceRequestStatus) -> request::Outcome {
         name: "portal",
         namespace: "unit-a",
         uid: "uid-1",
+        spec_policy: spec.policy.as_deref().unwrap_or("default"),
         generation: 1,
         spec: &spec,
         status,
@@ -166,6 +167,8 @@ fn decide_change(
         reason: None,
         justification: None,
         recurring: false,
+        access_groups: None,
+        zone: None,
     };
     change::decide(&change::ChangeInputs {
         uid: "c-1",

@@ -1,0 +1,141 @@
+//! Issue 13: pool use is counted from what exists — grants, approved scale-ups not yet
+//! applied, and orphan tenant namespaces.
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::*;
+use crate::api::ResourceAmounts;
+
+fn cpu(n: &str) -> Amounts {
+    Amounts::parse(
+        "t",
+        &ResourceAmounts {
+            cpu: Some(IntOrString::String(n.into())),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn granted(n: &str) -> CloudResourceRequestStatus {
+    CloudResourceRequestStatus {
+        grant: Some(cpu(n).to_api()),
+        ..Default::default()
+    }
+}
+
+fn change(n: &str) -> GrantChange {
+    GrantChange {
+        name: format!("to-{n}"),
+        uid: format!("c-{n}"),
+        resources: cpu(n),
+        extend_to: None,
+        convert_to: None,
+        access_groups: None,
+        zone: None,
+    }
+}
+
+#[test]
+fn an_approved_scale_up_holds_its_room_before_it_is_applied() {
+    assert_eq!(held(Some(&granted("8")), &[]), Some(cpu("8")));
+    assert_eq!(held(Some(&granted("8")), &[change("12")]), Some(cpu("12")));
+    // A scale-down holds the larger grant until it is applied.
+    assert_eq!(held(Some(&granted("8")), &[change("2")]), Some(cpu("8")));
+    assert_eq!(
+        held(Some(&granted("8")), &[change("12"), change("10")]),
+        Some(cpu("12"))
+    );
+    assert_eq!(held(None, &[change("12")]), None, "no grant, nothing held");
+}
+
+#[test]
+fn two_approved_scale_ups_cannot_count_on_the_same_room() {
+    // Pool of 20: a and b hold 8 each; each wants 12.
+    let mut index = CapacityIndex::default();
+    let a = Holder::Request("a".into());
+    let b = Holder::Request("b".into());
+    index.set(a.clone(), Some(("p".into(), cpu("8"))));
+    index.set(b.clone(), Some(("p".into(), cpu("8"))));
+    let pool = cpu("20");
+    // a's scale-up fits.
+    assert!(
+        index
+            .in_use("p", &a)
+            .plus(&cpu("12"))
+            .exceeding(&pool)
+            .is_empty()
+    );
+    // Once approved (held by a before it is applied), b's no longer does.
+    index.set(
+        a.clone(),
+        held(Some(&granted("8")), &[change("12")]).map(|h| ("p".into(), h)),
+    );
+    assert!(
+        !index
+            .in_use("p", &b)
+            .plus(&cpu("12"))
+            .exceeding(&pool)
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_orphan_namespace_still_counts_and_is_reported() {
+    let labels: BTreeMap<String, String> = [(POOL_LABEL.to_string(), "p".to_string())].into();
+    let annotations: BTreeMap<String, String> = [
+        (
+            crate::policy::tenant::OWNER_UID_ANNOTATION.to_string(),
+            "gone".to_string(),
+        ),
+        (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
+    ]
+    .into();
+    let ns = TenantNamespace {
+        name: "unit-portal",
+        labels: &labels,
+        annotations: &annotations,
+    };
+    assert_eq!(orphan(&ns, &["alive"].into()), Some(("p".into(), cpu("6"))));
+    assert_eq!(orphan(&ns, &["gone"].into()), None, "its request is alive");
+    let mut index = CapacityIndex::default();
+    index.set(
+        Holder::Orphan("unit-portal".into()),
+        orphan(&ns, &BTreeSet::new()),
+    );
+    index.set(Holder::Request("r".into()), Some(("p".into(), cpu("4"))));
+    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("10"));
+    assert_eq!(index.orphans("p"), ["unit-portal"]);
+    assert_eq!(index.orphan_counts().get("p"), Some(&1));
+    // Deleted: it no longer counts.
+    index.set(Holder::Orphan("unit-portal".into()), None);
+    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("4"));
+    assert!(index.orphans("p").is_empty());
+}
+
+#[test]
+fn a_holder_moving_pools_leaves_the_old_one() {
+    let mut index = CapacityIndex::default();
+    let a = Holder::Request("a".into());
+    index.set(a.clone(), Some(("p".into(), cpu("8"))));
+    index.set(a.clone(), Some(("q".into(), cpu("8"))));
+    let other = Holder::Request("x".into());
+    assert_eq!(index.in_use("p", &other), Amounts::default());
+    assert_eq!(index.in_use("q", &other), cpu("8"));
+}
+
+#[test]
+fn the_grant_annotation_round_trips() {
+    let g = cpu("8").plus(
+        &Amounts::parse(
+            "t",
+            &ResourceAmounts {
+                memory: Some(IntOrString::String("32Gi".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(parse_grant_annotation(&grant_annotation(&g)), g);
+    assert_eq!(parse_grant_annotation("garbage,cpu=x"), Amounts::default());
+}
