@@ -800,7 +800,7 @@ mod tests {
         };
         spec.review = Some(crate::api::ReviewRules {
             accept_within: Some("5 days".into()),
-            decide_within: None,
+            ..Default::default()
         });
         spec.prices = Some(crate::api::Prices {
             cpu: Some("cheap".into()),
