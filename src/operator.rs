@@ -114,6 +114,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             let _ = server_stop.changed().await;
         },
     ));
+    // The admission webhook runs on every replica, leader or not (src/admission/).
+    let admission = tokio::spawn(crate::admission::run(
+        args.clone(),
+        client.clone(),
+        health.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let signal_stop = stop_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -156,6 +164,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         }
     }
     let _ = stop_tx.send(true);
+    let _ = admission.await;
     let served = match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(source)) => Err(RunError::Serve { addr, source }),

@@ -1,0 +1,198 @@
+//! One AdmissionReview in, one out: read the request, ask the core's rules, answer.
+//!
+//! Anything that cannot be read is refused with a message (never a panic, never an allow);
+//! the rules read the caches, so an admission makes no API call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::runtime::reflector::{ObjectRef, Store};
+use serde_json::Value;
+
+use crate::api::GovCloudPolicy;
+use crate::metrics::{AdmissionLabels, Metrics};
+use crate::policy::admission::{self as rules, Caller, Facts, Kind, NamespaceUse, Write};
+use crate::policy::tenant;
+
+/// What the webhook knows: its caches and who the operator is.
+pub struct Reviewer {
+    /// The operator's username: its writes pass.
+    pub operator: String,
+    /// The policy of requests that name none.
+    pub default_policy: String,
+    /// GovCloudPolicies.
+    pub policies: Store<GovCloudPolicy>,
+    /// Every namespace (for the tenant-namespace rule).
+    pub namespaces: Store<Namespace>,
+    /// Where the latency goes.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Which endpoint was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/mutate`: the stamps.
+    Mutate,
+    /// `/validate`: the refusals.
+    Validate,
+    /// `/validate-services`: Services in tenant namespaces.
+    Services,
+}
+
+fn operation_name(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+impl Reviewer {
+    /// Answers the AdmissionReview in `body` (JSON).
+    pub fn answer(&self, endpoint: Endpoint, body: &[u8]) -> AdmissionReview<DynamicObject> {
+        let started = Instant::now();
+        let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                self.observe("Unknown", "Unknown", started);
+                return AdmissionResponse::invalid(format!(
+                    "govcloud-operator cannot read this AdmissionReview: {e}"
+                ))
+                .into_review();
+            }
+        };
+        let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+            Ok(r) => r,
+            Err(e) => {
+                self.observe("Unknown", "Unknown", started);
+                return AdmissionResponse::invalid(format!(
+                    "govcloud-operator: the AdmissionReview carries no request: {e}"
+                ))
+                .into_review();
+            }
+        };
+        let kind_name = Kind::from_resource(&request.resource.group, &request.resource.resource)
+            .map(Kind::as_str)
+            .unwrap_or(if request.resource.resource == "services" {
+                "Service"
+            } else {
+                "Unknown"
+            });
+        let response = self.decide(endpoint, &request);
+        self.observe(kind_name, operation_name(&request.operation), started);
+        response.into_review()
+    }
+
+    fn observe(&self, kind: &'static str, operation: &'static str, started: Instant) {
+        self.metrics
+            .admission
+            .get_or_create(&AdmissionLabels { kind, operation })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    fn decide(
+        &self,
+        endpoint: Endpoint,
+        req: &AdmissionRequest<DynamicObject>,
+    ) -> AdmissionResponse {
+        let base = AdmissionResponse::from(req);
+        let to_json =
+            |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
+        let (old, new) = (to_json(&req.old_object), to_json(&req.object));
+        if endpoint == Endpoint::Services {
+            return match rules::service_external_ips(new.as_ref()) {
+                Ok(()) => base,
+                Err(r) => base.deny(format!("govcloud: {r}")),
+            };
+        }
+        let Some(kind) = Kind::from_resource(&req.resource.group, &req.resource.resource) else {
+            return base.deny(format!(
+                "govcloud-operator's webhook does not decide on {}/{}: the webhook \
+                 configuration selects too much",
+                req.resource.group, req.resource.resource
+            ));
+        };
+        let caller = Caller {
+            username: req.user_info.username.clone().unwrap_or_default(),
+            uid: req.user_info.uid.clone(),
+            groups: req.user_info.groups.clone().unwrap_or_default(),
+        };
+        if caller.username.is_empty() {
+            return base.deny("govcloud: the write carries no username, so who asked or decided cannot be recorded (GY 22)");
+        }
+        let write = Write {
+            kind,
+            operation: req.operation.clone(),
+            subresource: req.sub_resource.as_deref(),
+            old: old.as_ref(),
+            new: new.as_ref(),
+            caller: &caller,
+            operator: &self.operator,
+        };
+        match endpoint {
+            Endpoint::Mutate => match rules::mutate(&write, Utc::now()) {
+                Ok(None) => base,
+                Ok(Some(stamped)) => {
+                    let Some(sent) = new.as_ref() else {
+                        return base;
+                    };
+                    let patch = json_patch::diff(sent, &stamped);
+                    match base.clone().with_patch(patch) {
+                        Ok(r) => r,
+                        Err(e) => base.deny(format!("govcloud: cannot stamp the write: {e}")),
+                    }
+                }
+                Err(r) => base.deny(format!("govcloud: {r}")),
+            },
+            Endpoint::Validate | Endpoint::Services => {
+                let policy_name = rules::policy_name(new.as_ref(), &self.default_policy);
+                let policy = self.policies.get(&ObjectRef::new(policy_name));
+                let namespaces = &self.namespaces;
+                let lookup = |name: &str| -> NamespaceUse {
+                    match namespaces.get(&ObjectRef::new(name)) {
+                        None => NamespaceUse::Absent,
+                        Some(ns) => {
+                            let labels = ns.labels();
+                            match (
+                                labels.get(tenant::MANAGED_LABEL).map(String::as_str),
+                                labels.get(tenant::REQUEST_NAMESPACE_LABEL),
+                                labels.get(tenant::REQUEST_NAME_LABEL),
+                            ) {
+                                (Some("true"), Some(n), Some(r)) => NamespaceUse::Tenant {
+                                    namespace: n.clone(),
+                                    name: r.clone(),
+                                },
+                                _ => NamespaceUse::Other,
+                            }
+                        }
+                    }
+                };
+                let facts = Facts {
+                    policy: policy.as_deref().map(|p| &p.spec),
+                    policy_name,
+                    namespace: &lookup,
+                };
+                match rules::validate(&write, &facts) {
+                    Ok(()) => base,
+                    Err(r) => base.deny(format!("govcloud: {r}")),
+                }
+            }
+        }
+    }
+}
+
+/// The JSON of a review, for the HTTP body.
+pub fn to_body(review: &AdmissionReview<DynamicObject>) -> Vec<u8> {
+    serde_json::to_vec(review).unwrap_or_else(|e| {
+        // Serializing our own response cannot really fail; answer with a refusal anyway.
+        Value::String(format!("cannot serialize the admission response: {e}"))
+            .to_string()
+            .into_bytes()
+    })
+}
