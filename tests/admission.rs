@@ -137,7 +137,7 @@ fn denial<T: std::fmt::Debug>(r: Result<T, kube::Error>, rule: &str) -> Result<S
     match r {
         Err(kube::Error::Api(e)) => {
             let text = e.message.clone();
-            if !(text.contains("denied the request") && text.contains(rule)) {
+            if !(e.code == 403 && text.contains("denied the request") && text.contains(rule)) {
                 return Err(anyhow!(
                     "expected a denial naming {rule:?}, got {} {text}",
                     e.code

@@ -108,15 +108,18 @@ impl Reviewer {
         if endpoint == Endpoint::Services {
             return match rules::service_external_ips(new.as_ref()) {
                 Ok(()) => base,
-                Err(r) => base.deny(format!("govcloud: {r}")),
+                Err(r) => refuse(base, format!("govcloud: {r}")),
             };
         }
         let Some(kind) = Kind::from_resource(&req.resource.group, &req.resource.resource) else {
-            return base.deny(format!(
-                "govcloud-operator's webhook does not decide on {}/{}: the webhook \
+            return refuse(
+                base,
+                format!(
+                    "govcloud-operator's webhook does not decide on {}/{}: the webhook \
                  configuration selects too much",
-                req.resource.group, req.resource.resource
-            ));
+                    req.resource.group, req.resource.resource
+                ),
+            );
         };
         let caller = Caller {
             username: req.user_info.username.clone().unwrap_or_default(),
@@ -124,7 +127,12 @@ impl Reviewer {
             groups: req.user_info.groups.clone().unwrap_or_default(),
         };
         if caller.username.is_empty() {
-            return base.deny("govcloud: the write carries no username, so who asked or decided cannot be recorded (GY 22)");
+            return refuse(
+                base,
+                "govcloud: the write carries no username, so who asked or decided cannot be \
+                 recorded (GY 22)"
+                    .into(),
+            );
         }
         let write = Write {
             kind,
@@ -145,10 +153,10 @@ impl Reviewer {
                     let patch = json_patch::diff(sent, &stamped);
                     match base.clone().with_patch(patch) {
                         Ok(r) => r,
-                        Err(e) => base.deny(format!("govcloud: cannot stamp the write: {e}")),
+                        Err(e) => refuse(base, format!("govcloud: cannot stamp the write: {e}")),
                     }
                 }
-                Err(r) => base.deny(format!("govcloud: {r}")),
+                Err(r) => refuse(base, format!("govcloud: {r}")),
             },
             Endpoint::Validate | Endpoint::Services => {
                 let policy_name = rules::policy_name(new.as_ref(), &self.default_policy);
@@ -180,11 +188,19 @@ impl Reviewer {
                 };
                 match rules::validate(&write, &facts) {
                     Ok(()) => base,
-                    Err(r) => base.deny(format!("govcloud: {r}")),
+                    Err(r) => refuse(base, format!("govcloud: {r}")),
                 }
             }
         }
     }
+}
+
+/// A refusal: HTTP 403 Forbidden from the API server, with `message` as its text.
+fn refuse(base: AdmissionResponse, message: String) -> AdmissionResponse {
+    let mut r = base.deny(message);
+    r.result.code = 403;
+    r.result.reason = "Forbidden".into();
+    r
 }
 
 /// The JSON of a review, for the HTTP body.
