@@ -234,6 +234,7 @@ fn review_and_apply_deadlines_and_overdue() {
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     let approved = c.run(review_by + chrono::Duration::hours(1));
     assert_eq!(approved.status.phase, Some(ChangePhase::Approved));
@@ -301,6 +302,7 @@ fn only_test_converts_to_production_sh19() {
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     assert_eq!(c.run(t(3, 10)).status.phase, Some(ChangePhase::Approved));
     let mut bad = spec;

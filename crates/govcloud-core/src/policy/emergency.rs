@@ -116,6 +116,24 @@ pub fn refusal(
     ))
 }
 
+/// The review period of a request not yet decided: the policy's emergency `reviewWithin`
+/// for an emergency (XB 26: consent before opening, so fast), else `None` (the normal
+/// review periods, XB 20).
+pub fn review_within(rules: &super::rules::Rules, emergency: bool) -> Option<PolicyDuration> {
+    if emergency {
+        rules.emergency.review_within
+    } else {
+        None
+    }
+}
+
+/// Whether the approver recorded the emergency's paperwork as complete (XB 26).
+pub fn paperwork_complete(approval: Option<&crate::api::Approval>) -> bool {
+    approval.is_some_and(|a| {
+        a.decision == crate::api::Decision::Approved && a.paperwork_complete == Some(true)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

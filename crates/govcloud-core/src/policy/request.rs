@@ -345,6 +345,7 @@ fn take_decision(
     let bare = |a: &Option<Approval>| {
         a.clone().map(|mut a| {
             a.reclaim_override = None;
+            a.paperwork_complete = None;
             a
         })
     };
@@ -751,15 +752,21 @@ fn decide_lifecycle(
     if st.grant.is_none() {
         // Not granted yet: review, decision, capacity.
         let checked = checked.as_ref();
-        let go = emergency || verdict == Verdict::Approved;
+        // XB 26: an emergency still waits for one decision (consent before opening); only
+        // the paperwork comes later. It is reviewed within the policy's emergency period.
+        let go = verdict == Verdict::Approved;
         // The review deadline is shown while the review lasts. Once approved it is gone:
         // it would be dropped anyway in the next pass (granted), and recording it in the
         // pass that grants would cost every activation a second status write.
-        if !emergency && !go {
-            let review_by = rules
-                .review_periods()
-                .iter()
-                .fold(st.submitted_at.unwrap_or(now), |t, d| clock.add(t, *d));
+        if !go {
+            let submitted = st.submitted_at.unwrap_or(now);
+            let review_by = match super::emergency::review_within(rules, emergency) {
+                Some(d) => clock.add(submitted, d),
+                None => rules
+                    .review_periods()
+                    .iter()
+                    .fold(submitted, |t, d| clock.add(t, *d)),
+            };
             p.deadlines.review_by = Some(review_by);
         }
         if i.deleting {
@@ -768,7 +775,7 @@ fn decide_lifecycle(
                 _ => RequestPhase::Submitted,
             });
             p.release_finalizer = true;
-        } else if verdict == Verdict::Rejected && !emergency {
+        } else if verdict == Verdict::Rejected {
             st.phase = Some(RequestPhase::Rejected);
             let why = st
                 .reviewed_approval
@@ -1169,14 +1176,15 @@ fn lifecycle_granted_active(
         let paperwork_by = clock.add(started, rules.paperwork_within);
         p.deadlines.paperwork_by = Some(paperwork_by);
         match verdict {
-            Verdict::Approved => {}
             Verdict::Rejected => rejected_after_grant = true,
+            _ if super::emergency::paperwork_complete(st.approval.as_ref()) => {}
             _ => {
                 p.wanted.push(Wanted::yes(
                     types::PAPERWORK_PENDING,
-                    "AwaitingApproval",
+                    "AwaitingPaperwork",
                     format!(
-                        "opened on the emergency fast track; approval due by {} (XB 26)",
+                        "opened on the emergency fast track; paperwork due by {} \
+                         (status.approval.paperworkComplete; XB 26)",
                         paperwork_by.to_rfc3339()
                     ),
                 ));
@@ -1185,7 +1193,7 @@ fn lifecycle_granted_active(
                         types::PAPERWORK_OVERDUE,
                         "PaperworkDeadlinePassed",
                         format!(
-                            "no approval by {} (XB 26, XB 39.5)",
+                            "no paperwork by {} (XB 26, XB 39.5)",
                             paperwork_by.to_rfc3339()
                         ),
                     ));

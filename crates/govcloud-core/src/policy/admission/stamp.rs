@@ -99,11 +99,13 @@ fn stamp_approval(
     Ok(Some(out))
 }
 
-/// The decision itself: everything but `reclaimOverride` (adding one does not re-decide).
-/// A different `reviewer` or `decidedAt` sent by the caller is a change: it is stamped.
+/// The decision itself: everything but `reclaimOverride` and `paperworkComplete` (adding
+/// one does not re-decide). A different `reviewer` or `decidedAt` sent by the caller is a
+/// change: it is stamped.
 pub(crate) fn without_override(a: &Map<String, Value>) -> Map<String, Value> {
     let mut a = a.clone();
     a.remove("reclaimOverride");
+    a.remove("paperworkComplete");
     a
 }
 
