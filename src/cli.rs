@@ -76,6 +76,11 @@ pub struct RunArgs {
         default_value_t = 86_400
     )]
     pub utilization_interval_seconds: u64,
+    /// Run the controllers (competing for the Lease when `--leader-election`). `false`
+    /// serves only health, metrics and the admission webhook: a replica that answers
+    /// admission reviews and never reconciles.
+    #[arg(long, env = "GOVCLOUD_CONTROLLERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub controllers: bool,
     /// Flags of the admission webhook (issue 12).
     #[command(flatten)]
     pub admission: AdmissionArgs,

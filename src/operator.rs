@@ -131,7 +131,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let mut lost = false;
     if wait_for_crds(&client, stop_rx.clone()).await {
-        if args.leader_election {
+        if !args.controllers {
+            // Webhook only: ready as soon as the webhook serves, never reconciling.
+            health.set_standby(true);
+            let mut stop = stop_rx.clone();
+            let _ = stop.wait_for(|s| *s).await;
+        } else if args.leader_election {
             health.set_standby(true);
             if let Some((mut leading, task)) = acquire_lease(&args, &client, stop_rx.clone()).await
             {

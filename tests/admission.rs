@@ -491,6 +491,115 @@ async fn spec_writes_outside_the_rules_are_refused() -> Result<()> {
     Ok(())
 }
 
+#[derive(serde::Deserialize, Debug)]
+struct BadWrite {
+    name: String,
+    #[serde(rename = "as")]
+    identity: String,
+    write: String,
+    patch: serde_json::Value,
+    rule: String,
+}
+
+fn merge(a: &mut serde_json::Value, b: &serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                if v.is_null() {
+                    a.remove(k);
+                } else {
+                    merge(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (a, b) => *a = b.clone(),
+    }
+}
+
+/// tests/corpus/admission.yaml: every bad write is refused naming its rule, and nothing
+/// changes.
+#[tokio::test]
+async fn the_corpus_of_bad_writes_is_refused_and_changes_nothing() -> Result<()> {
+    let s = setup().await?;
+    let _shared = EXCLUSIVE.read().await;
+    let text = std::fs::read_to_string(repo_root().join("tests/corpus/admission.yaml"))?;
+    let cases: Vec<BadWrite> = serde_yaml::from_str(&text)?;
+    assert!(cases.len() >= 20, "a corpus of at least 20 bad writes");
+    let (_, ns) = namespace_with_policy(s, "corpus").await?;
+    let vendor = s.cp.vendor().await?;
+    let approver = s.cp.approver().await?;
+    file(
+        &vendor,
+        &ns,
+        "target",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    // Once the review is overdue (6 s) the operator has nothing more to write on `target`,
+    // so any change to it below would be the bad write's.
+    wait_condition(
+        &s.cp.admin().await?,
+        &ns,
+        "target",
+        "ReviewOverdue",
+        "True",
+        T,
+    )
+    .await?;
+    let base = serde_json::to_value(CloudResourceRequest::new(
+        "base",
+        request_spec(&ns, RequestClass::Production, "1"),
+    ))?;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let client = match case.identity.as_str() {
+            "vendor" => vendor.clone(),
+            "approver" => approver.clone(),
+            other => return Err(anyhow!("{}: unknown identity {other}", case.name)),
+        };
+        let api: Api<CloudResourceRequest> = Api::namespaced(client, &ns);
+        let before = api.get("target").await?;
+        let result = match case.write.as_str() {
+            "create" => {
+                let mut obj = base.clone();
+                obj["metadata"]["name"] = serde_json::json!(case.name);
+                merge(&mut obj, &case.patch);
+                let obj: CloudResourceRequest = serde_json::from_value(obj)?;
+                api.create(&PostParams::default(), &obj).await.map(|_| ())
+            }
+            "update" => api
+                .patch(
+                    "target",
+                    &PatchParams::default(),
+                    &Patch::Merge(&case.patch),
+                )
+                .await
+                .map(|_| ()),
+            "status" => api
+                .patch_status(
+                    "target",
+                    &PatchParams::default(),
+                    &Patch::Merge(&case.patch),
+                )
+                .await
+                .map(|_| ()),
+            other => return Err(anyhow!("{}: unknown write {other}", case.name)),
+        };
+        if let Err(e) = denial(result, &case.rule) {
+            failures.push(format!("{}: {e}", case.name));
+        }
+        let after = api.get("target").await?;
+        if after.metadata.resource_version != before.metadata.resource_version {
+            failures.push(format!("{}: target changed", case.name));
+        }
+        if case.write == "create" && api.get_opt(&case.name).await?.is_some() {
+            failures.push(format!("{}: created", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
+
 /// The certificate the webhook serves now, checked against the CA in the Secret (so the
 /// API server's view: it chains to the caBundle and names 127.0.0.1).
 async fn served_certificate(s: &Setup) -> Result<Vec<u8>> {
