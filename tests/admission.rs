@@ -600,6 +600,130 @@ async fn the_corpus_of_bad_writes_is_refused_and_changes_nothing() -> Result<()>
     Ok(())
 }
 
+/// A standby replica (the test's operator holds the Lease) serves the webhook too, and
+/// with `--require-admission` is not ready until its configurations trust its CA. Its own
+/// configuration selects only ConfigMaps in one probe namespace, which it refuses (it
+/// decides on the request kinds only): the refusal text proves the API server reached it.
+#[tokio::test]
+async fn a_standby_answers_and_is_ready_only_once_registered() -> Result<()> {
+    let s = setup().await?;
+    let _shared = EXCLUSIVE.read().await;
+    let admin = s.cp.admin().await?;
+    let name = unique_ns("standby-hook");
+    let port = free_port()?;
+    let listen = format!("127.0.0.1:{port}");
+    let mut standby = Operator::start(
+        s.cp,
+        &[
+            "--webhook-listen",
+            &listen,
+            "--webhook-hosts",
+            "127.0.0.1",
+            "--operator-username",
+            OPERATOR_USER,
+            "--webhook-secret",
+            &name,
+            "--webhook-configuration",
+            &name,
+            "--require-admission",
+            "true",
+        ],
+    )?;
+    // Not ready while its configuration does not exist, although it serves.
+    wait_until(T, "the standby's webhook certificate", || async {
+        Ok(Api::<Secret>::namespaced(admin.clone(), "govcloud-system")
+            .get_opt(&name)
+            .await?
+            .is_some())
+    })
+    .await?;
+    for _ in 0..10 {
+        let (code, body) = standby.get("/readyz")?;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("webhook"), "{body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let probe = unique_ns("probe");
+    let config = format!(
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {{name: {name}}}
+webhooks:
+  - name: probe.govcloud.io
+    clientConfig: {{url: "https://127.0.0.1:{port}/validate"}}
+    rules: [{{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"]}}]
+    namespaceSelector: {{matchLabels: {{govcloud.io/probe: "{probe}"}}}}
+    failurePolicy: Fail
+    sideEffects: None
+    admissionReviewVersions: ["v1"]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {{name: {name}}}
+webhooks:
+  - name: probe.govcloud.io
+    clientConfig: {{url: "https://127.0.0.1:{port}/mutate"}}
+    rules: [{{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"]}}]
+    namespaceSelector: {{matchLabels: {{govcloud.io/probe: "{probe}"}}}}
+    failurePolicy: Ignore
+    sideEffects: None
+    admissionReviewVersions: ["v1"]
+"#
+    );
+    apply_yaml(&admin, &config, None).await?;
+    let result = async {
+        wait_until(T, "the standby ready once registered", || async {
+            Ok(standby
+                .get("/readyz")
+                .map(|(c, _)| c == 200)
+                .unwrap_or(false))
+        })
+        .await?;
+        let (_, body) = standby.get("/readyz")?;
+        assert!(body.contains("standby"), "a standby: {body}");
+        let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+        ns.metadata.name = Some(probe.clone());
+        ns.metadata.labels = Some([("govcloud.io/probe".to_string(), probe.clone())].into());
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &ns)
+            .await?;
+        let cm: k8s_openapi::api::core::v1::ConfigMap =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "probe"}}))?;
+        let text = denial(
+            Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(admin.clone(), &probe)
+                .create(&PostParams::default(), &cm)
+                .await,
+            "does not decide on /configmaps",
+        )?;
+        assert!(text.contains("probe.govcloud.io"), "{text}");
+        anyhow::Ok(())
+    }
+    .await;
+    for plural in [
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+    ] {
+        let kind = if plural.starts_with('v') {
+            "ValidatingWebhookConfiguration"
+        } else {
+            "MutatingWebhookConfiguration"
+        };
+        let ar = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let _ = Api::<kube::api::DynamicObject>::all_with(admin.clone(), &ar)
+            .delete(&name, &Default::default())
+            .await;
+    }
+    standby.kill();
+    result.map_err(|e| anyhow!("{e}\n{}", standby.log_tail()))
+}
+
 /// The certificate the webhook serves now, checked against the CA in the Secret (so the
 /// API server's view: it chains to the caBundle and names 127.0.0.1).
 async fn served_certificate(s: &Setup) -> Result<Vec<u8>> {
