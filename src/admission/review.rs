@@ -212,3 +212,89 @@ pub fn to_body(review: &AdmissionReview<DynamicObject>) -> Vec<u8> {
             .into_bytes()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reviewer() -> Reviewer {
+        let (policies, _) = kube::runtime::reflector::store::<GovCloudPolicy>();
+        let (namespaces, _) = kube::runtime::reflector::store::<Namespace>();
+        Reviewer {
+            operator: "system:serviceaccount:govcloud-system:govcloud-operator".into(),
+            default_policy: "shanghai".into(),
+            policies,
+            namespaces,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    fn review(resource: &str, sub: Option<&str>, user: Option<&str>, object: Value) -> Vec<u8> {
+        serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-1",
+                "kind": {"group": "govcloud.io", "version": "v1alpha1", "kind": "X"},
+                "resource": {"group": "govcloud.io", "version": "v1alpha1", "resource": resource},
+                "subResource": sub,
+                "name": "r", "namespace": "unit-a", "operation": "UPDATE",
+                "userInfo": {"username": user, "groups": ["govcloud:approvers"]},
+                "object": object, "oldObject": object,
+            }
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn refused(r: &AdmissionReview<DynamicObject>) -> Option<String> {
+        r.response
+            .as_ref()
+            .filter(|r| !r.allowed)
+            .map(|r| r.result.message.clone())
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_refused_with_a_reason_never_allowed() {
+        let r = reviewer();
+        for body in [&b"not json"[..], b"{}", b"{\"request\": 7}", b""] {
+            for endpoint in [Endpoint::Mutate, Endpoint::Validate, Endpoint::Services] {
+                let answer = r.answer(endpoint, body);
+                let why = refused(&answer).unwrap_or_default();
+                assert!(
+                    why.contains("govcloud"),
+                    "{body:?} {endpoint:?}: {answer:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unexpected_kinds_and_anonymous_writes_are_refused() {
+        let r = reviewer();
+        let obj = serde_json::json!({"apiVersion": "govcloud.io/v1alpha1", "kind": "X",
+                                     "metadata": {"name": "r", "namespace": "unit-a"}});
+        let other = r.answer(
+            Endpoint::Validate,
+            &review("widgets", None, Some("approver"), obj.clone()),
+        );
+        assert!(
+            refused(&other).is_some_and(|m| m.contains("does not decide on govcloud.io/widgets"))
+        );
+        let anonymous = r.answer(
+            Endpoint::Validate,
+            &review("cloudresourcerequests", Some("status"), None, obj.clone()),
+        );
+        assert!(refused(&anonymous).is_some_and(|m| m.contains("no username")));
+        let ok = r.answer(
+            Endpoint::Validate,
+            &review(
+                "cloudresourcerequests",
+                Some("status"),
+                Some("approver"),
+                obj,
+            ),
+        );
+        assert_eq!(refused(&ok), None, "an unchanged status passes");
+        assert_eq!(ok.response.map(|r| r.uid), Some("u-1".to_string()));
+    }
+}
