@@ -183,7 +183,8 @@ async fn decide(
         );
         return Ok(());
     }
-    // An emergency request is decided after it opened (XB 26): its paperwork is pending.
+    // An opened emergency request with its paperwork pending may still be decided on (a
+    // rejection suspends it, XB 26).
     let paperwork_pending = status
         .and_then(|s| s.get("conditions"))
         .and_then(|c| c.as_array())

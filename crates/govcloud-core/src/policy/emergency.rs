@@ -189,6 +189,25 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_with_bad_emergency_fields_is_invalid_naming_them() {
+        let errs = crate::policy::rules::resolve("p", &policy(None, Some("many"))).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.field.starts_with("spec.emergency.maxSize")),
+            "{errs:?}"
+        );
+        let ok = crate::policy::rules::resolve(
+            "p",
+            &policy(Some(vec![RequestClass::Emergency]), Some("8")),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.emergency.allowed_classes,
+            Some(vec![RequestClass::Emergency])
+        );
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         let mut p = policy(None, Some("many"));
         if let Some(e) = p.emergency.as_mut() {
