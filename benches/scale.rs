@@ -18,6 +18,8 @@
 //!
 //! `scripts/bench [--requests N] [--quiet-seconds S] [--json PATH]`; defaults 1000, 300.
 
+#[path = "scale/admission.rs"]
+mod admission;
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "scale/workload.rs"]
@@ -153,6 +155,7 @@ async fn main() -> Result<()> {
     // is Active: the same work as the baseline (the children of N tenants) plus the
     // operator's own (finalizers, status, Events), and its start-up.
     installed(&[]).await?;
+    let webhook = admission::start(cp).await?;
     let admin = cp.admin().await?;
     shipped_preset_with_pool(&admin, n).await?;
     let namespaces: Vec<String> = (0..n.div_ceil(100))
@@ -307,7 +310,7 @@ async fn main() -> Result<()> {
         .map(|(verb, count)| (verb.clone(), format!("{:.2}", *count as f64 / n as f64)))
         .collect();
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
-    let rows = [
+    let mut rows = vec![
         ("requests", n.to_string(), String::new()),
         (
             "set-up: filed and approved (not timed)",
@@ -383,6 +386,12 @@ async fn main() -> Result<()> {
             format!("= 0: {}", met(restart_writes == 0)),
         ),
     ];
+    let (adm50, adm99, admissions) = admission::latency(&webhook)?;
+    rows.push((
+        "admission p50 / p99 (bucket bounds)",
+        format!("{adm50:.1} / {adm99:.1} ms of {admissions}"),
+        format!("p99 ≤ 10 ms: {}", met(adm99 <= 10.0)),
+    ));
     println!("\n{:<48} {:>28}  target", "measure", "value");
     for (k, v, target) in &rows {
         println!("{k:<48} {v:>28}  {target}");
@@ -406,6 +415,9 @@ async fn main() -> Result<()> {
         "quiet_writes": quiet_writes,
         "restart_pass_seconds": restart_pass.as_secs_f64(),
         "restart_writes": restart_writes,
+        "admission_p50_ms": adm50,
+        "admission_p99_ms": adm99,
+        "admissions": admissions,
         "restart_api_requests": after_restart.iter().map(|((v, r), c)| serde_json::json!({"verb": v, "resource": r, "count": c})).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&json)?);

@@ -76,6 +76,59 @@ pub struct RunArgs {
         default_value_t = 86_400
     )]
     pub utilization_interval_seconds: u64,
+    /// Run the controllers (competing for the Lease when `--leader-election`). `false`
+    /// serves only health, metrics and the admission webhook: a replica that answers
+    /// admission reviews and never reconciles.
+    #[arg(long, env = "GOVCLOUD_CONTROLLERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub controllers: bool,
+    /// Flags of the admission webhook (issue 12).
+    #[command(flatten)]
+    pub admission: AdmissionArgs,
+}
+
+/// Flags of the admission webhook served by every replica (src/admission/).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdmissionArgs {
+    /// Address of the webhook's HTTPS server; without it no webhook is served.
+    #[arg(long, env = "GOVCLOUD_WEBHOOK_LISTEN")]
+    pub webhook_listen: Option<SocketAddr>,
+    /// The operator's own username as the API server authenticates it (e.g.
+    /// `system:serviceaccount:govcloud-system:govcloud-operator`): its writes pass the
+    /// webhook (1.20 has no matchConditions to exclude it).
+    #[arg(long, env = "GOVCLOUD_OPERATOR_USERNAME", default_value = "")]
+    pub operator_username: String,
+    /// The Secret in `--namespace` holding the webhook's CA and serving certificate; the
+    /// operator creates and rotates it.
+    #[arg(
+        long,
+        env = "GOVCLOUD_WEBHOOK_SECRET",
+        default_value = "govcloud-operator-webhook-tls"
+    )]
+    pub webhook_secret: String,
+    /// The Validating- and MutatingWebhookConfiguration whose `caBundle` the operator keeps
+    /// current.
+    #[arg(
+        long,
+        env = "GOVCLOUD_WEBHOOK_CONFIGURATION",
+        default_value = "govcloud-operator"
+    )]
+    pub webhook_configuration: String,
+    /// Names the serving certificate is valid for: IP addresses, DNS names, or a bare
+    /// Service name (expanded to `<name>.<namespace>.svc[.cluster.local]`).
+    #[arg(
+        long,
+        env = "GOVCLOUD_WEBHOOK_HOSTS",
+        value_delimiter = ',',
+        default_value = "govcloud-operator-webhook"
+    )]
+    pub webhook_hosts: Vec<String>,
+    /// Lifetime of the serving certificate (seconds); it is renewed when a third is left.
+    #[arg(long, env = "GOVCLOUD_WEBHOOK_CERT_SECONDS", default_value_t = 90 * 86_400)]
+    pub webhook_cert_seconds: u64,
+    /// Not ready until both webhook configurations exist and trust this operator's CA
+    /// (the chart turns it on: a cluster without the webhook is not what was installed).
+    #[arg(long, env = "GOVCLOUD_REQUIRE_ADMISSION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_admission: bool,
 }
 
 impl RunArgs {

@@ -30,6 +30,8 @@ pub struct Health {
     watches: Mutex<BTreeMap<&'static str, WatchState>>,
     stall: Duration,
     standby: std::sync::atomic::AtomicBool,
+    /// 0: no webhook; 1: the webhook does not serve (yet); 2: it serves.
+    webhook: std::sync::atomic::AtomicU8,
 }
 
 impl Health {
@@ -39,7 +41,24 @@ impl Health {
             watches: Mutex::new(BTreeMap::new()),
             stall,
             standby: std::sync::atomic::AtomicBool::new(false),
+            webhook: std::sync::atomic::AtomicU8::new(0),
         }
+    }
+
+    /// The admission webhook's state: `None` when this replica serves none, else whether
+    /// it serves. A replica whose webhook does not serve is not ready, leader or standby.
+    pub fn set_webhook(&self, serving: Option<bool>) {
+        let v = match serving {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        self.webhook.store(v, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the webhook serves, or none is configured.
+    pub fn webhook_ready(&self) -> bool {
+        self.webhook.load(std::sync::atomic::Ordering::Acquire) != 1
     }
 
     /// A replica waiting for the lease runs no watches and is ready as a standby.
@@ -106,7 +125,8 @@ impl Health {
 
     /// Every registered watch has synced at least once.
     pub fn ready(&self) -> bool {
-        self.is_standby() || self.with(|w| !w.is_empty() && w.values().all(|s| s.synced))
+        self.webhook_ready()
+            && (self.is_standby() || self.with(|w| !w.is_empty() && w.values().all(|s| s.synced)))
     }
 
     /// No watch has been failing for longer than the stall limit; the names of those that have.
@@ -142,7 +162,12 @@ async fn livez(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    if s.health.is_standby() {
+    if !s.health.webhook_ready() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admission webhook not serving (or not registered)\n",
+        )
+    } else if s.health.is_standby() {
         (StatusCode::OK, "ok (standby: waiting for the lease)\n")
     } else if s.health.ready() {
         (StatusCode::OK, "ok\n")
@@ -196,6 +221,17 @@ mod tests {
         h.observe_at("b", Ok(false), now);
         assert!(!h.ready(), "an event before InitDone is not a sync");
         h.observe_at("b", Ok(true), now);
+        assert!(h.ready());
+    }
+
+    #[test]
+    fn not_ready_while_the_webhook_does_not_serve_even_on_standby() {
+        let h = Health::new(Duration::from_secs(60));
+        h.set_standby(true);
+        assert!(h.ready());
+        h.set_webhook(Some(false));
+        assert!(!h.ready());
+        h.set_webhook(Some(true));
         assert!(h.ready());
     }
 

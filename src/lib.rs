@@ -14,6 +14,7 @@
 
 pub use govcloud_core::{api, index, policy};
 
+pub mod admission;
 pub mod cli;
 pub mod controller;
 pub mod crds;

@@ -70,6 +70,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             let _ = server_stop.changed().await;
         },
     ));
+    // The admission webhook runs on every replica, leader or not (src/admission/).
+    let admission = tokio::spawn(crate::admission::run(
+        args.clone(),
+        client.clone(),
+        health.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let signal_stop = stop_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -79,7 +87,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let mut lost = false;
     if wait_for_crds(&client, stop_rx.clone()).await {
-        if args.leader_election {
+        if !args.controllers {
+            // Webhook only: ready as soon as the webhook serves, never reconciling.
+            health.set_standby(true);
+            let mut stop = stop_rx.clone();
+            let _ = stop.wait_for(|s| *s).await;
+        } else if args.leader_election {
             health.set_standby(true);
             if let Some((mut leading, task)) = acquire_lease(&args, &client, stop_rx.clone()).await
             {
@@ -112,6 +125,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         }
     }
     let _ = stop_tx.send(true);
+    let _ = admission.await;
     let served = match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(source)) => Err(RunError::Serve { addr, source }),

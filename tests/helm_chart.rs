@@ -128,6 +128,11 @@ fn the_chart_renders_the_operator_and_its_roles_in_the_release_namespace() -> Re
         ("ClusterRole", "govcloud-approver"),
         ("ClusterRole", "govcloud-tenant"),
         ("GovCloudPolicy", "shanghai"),
+        ("Service", "govcloud-operator-webhook"),
+        ("ValidatingWebhookConfiguration", RELEASE),
+        ("MutatingWebhookConfiguration", RELEASE),
+        ("Role", "govcloud-operator-webhook"),
+        ("RoleBinding", "govcloud-operator-webhook"),
     ] {
         assert!(
             kinds.contains(&(kind.to_string(), name.to_string())),
@@ -167,6 +172,97 @@ fn the_chart_renders_the_operator_and_its_roles_in_the_release_namespace() -> Re
     }
     assert_eq!(str_at(service, "/spec/ports/0/targetPort"), Some("http"));
     assert_eq!(str_at(container(&docs)?, "/ports/0/name"), Some("http"));
+    Ok(())
+}
+
+/// The admission webhook (issue 12): its Service reaches the operator's pods, both
+/// configurations fail closed on the request kinds and their status only (policies and
+/// calendars out, so presets install before the pods are ready), the services webhook
+/// selects managed tenant namespaces, and the operator is told its own username.
+#[test]
+fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
+    let docs = render(json!({}))?;
+    let service = object(&docs, "Service", "govcloud-operator-webhook")?;
+    assert_eq!(str_at(service, "/spec/ports/0/targetPort"), Some("webhook"));
+    assert_eq!(service["spec"]["ports"][0]["port"], json!(443));
+    let c = container(&docs)?;
+    assert!(
+        c["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == json!("webhook") && p["containerPort"] == json!(8443))
+    );
+    let env = env_of(c);
+    assert_eq!(
+        env.get("GOVCLOUD_OPERATOR_USERNAME").map(String::as_str),
+        Some("system:serviceaccount:govcloud-system:govcloud-operator")
+    );
+    assert_eq!(
+        env.get("GOVCLOUD_REQUIRE_ADMISSION").map(String::as_str),
+        Some("true"),
+        "--require-admission is on by default"
+    );
+    let kinds = [
+        "cloudresourcerequests",
+        "cloudresourcerequests/status",
+        "resourcechanges",
+        "resourcechanges/status",
+        "exitrequests",
+        "exitrequests/status",
+    ];
+    for kind in [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ] {
+        let config = object(&docs, kind, RELEASE)?;
+        for hook in config["webhooks"].as_array().into_iter().flatten() {
+            assert_eq!(hook["failurePolicy"], json!("Fail"), "{kind}");
+            assert_eq!(hook["sideEffects"], json!("None"), "{kind}");
+            assert_eq!(
+                str_at(hook, "/clientConfig/service/name"),
+                Some("govcloud-operator-webhook")
+            );
+            assert_eq!(str_at(hook, "/clientConfig/service/namespace"), Some(NS));
+            let resources: Vec<&str> = hook["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["resources"].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                !resources
+                    .iter()
+                    .any(|r| r.starts_with("govcloudpolicies") || r.starts_with("workcalendars")),
+                "{kind}: policies and calendars are out of scope"
+            );
+            if hook["name"] == json!("services.govcloud.io") {
+                assert_eq!(resources, ["services"]);
+                assert_eq!(
+                    hook["namespaceSelector"],
+                    json!({"matchLabels": {"govcloud.io/managed": "true"}})
+                );
+            } else {
+                assert_eq!(resources, kinds, "{kind}");
+            }
+        }
+    }
+    // Without the webhook, none of it (and no rights for it).
+    let off = render(json!({"webhook": {"enabled": false}}))?;
+    for kind in [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ] {
+        assert!(objects(&off, kind).next().is_none(), "{kind}");
+    }
+    assert!(!env_of(container(&off)?).contains_key("GOVCLOUD_WEBHOOK_LISTEN"));
+    let role = object(&off, "ClusterRole", RELEASE)?;
+    assert!(
+        !grants(role)
+            .iter()
+            .any(|(g, ..)| g == "admissionregistration.k8s.io")
+    );
     Ok(())
 }
 
@@ -432,6 +528,15 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
         "",
     );
     add("events.k8s.io", &["events"], &["create", "patch"], "");
+    add(
+        "admissionregistration.k8s.io",
+        &[
+            "validatingwebhookconfigurations",
+            "mutatingwebhookconfigurations",
+        ],
+        &["get", "update"],
+        RELEASE,
+    );
     let actual = grants(role);
     let extra: Vec<_> = actual.difference(&expected).collect();
     let missing: Vec<_> = expected.difference(&actual).collect();
@@ -1037,6 +1142,63 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
         env.iter()
             .any(|(k, v)| k == "GOVCLOUD_DEFAULT_POLICY" && *v == policy)
     );
+    // The webhook as the chart installs it, reached on loopback (the control plane has no
+    // nodes to run the Service's pods): the configurations point at this process.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "GOVCLOUD_WEBHOOK_LISTEN" => (k, format!("127.0.0.1:{port}")),
+            "GOVCLOUD_WEBHOOK_HOSTS" => (k, "127.0.0.1".into()),
+            _ => (k, v),
+        })
+        .collect();
+    assert!(
+        env.iter().any(|(k, v)| k == "GOVCLOUD_OPERATOR_USERNAME"
+            && *v == format!("system:serviceaccount:{release_ns}:{fullname}")),
+        "the operator is told its ServiceAccount's username"
+    );
+    for (kind, plural) in [
+        (
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+        ),
+        (
+            "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations",
+        ),
+    ] {
+        let ar = kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        let api: Api<kube::api::DynamicObject> = Api::all_with(admin.clone(), &ar);
+        let config = api.get(&fullname).await?;
+        let hooks = config.data["webhooks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let ops: Vec<Value> = hooks
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let path = str_at(h, "/clientConfig/service/path").unwrap_or("/validate");
+                json!({"op": "replace", "path": format!("/webhooks/{i}/clientConfig"),
+                       "value": {"url": format!("https://127.0.0.1:{port}{path}")}})
+            })
+            .collect();
+        api.patch(
+            &fullname,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::<Value>::Json(serde_json::from_value(Value::Array(ops))?),
+        )
+        .await?;
+    }
     let mut op = Operator::start_with(cp, sa_config, &env, &[])?;
     wait_until(T, "the operator to be ready", || async {
         Ok(op
@@ -1068,10 +1230,17 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
         request_spec(&policy, RequestClass::Test, "2"),
     )
     .await?;
-    // A request for the operator's own namespace: Invalid, nothing touched.
+    // A request for the operator's own namespace: refused by the webhook's naming rule.
     let mut squatter = request_spec(&policy, RequestClass::Production, "1");
     squatter.tenant_namespace = Some(release_ns.clone());
-    file(&vendor, &ns, "squatter", squatter).await?;
+    let refused = file(&vendor, &ns, "squatter", squatter).await;
+    assert!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("tenant-namespace")),
+        "{refused:?}"
+    );
     decide(cp, &ns, "portal", "Approved", "ok").await?;
     decide(cp, &ns, "trial", "Approved", "ok").await?;
 
@@ -1130,19 +1299,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
             .any(|(_, r)| r == "Active"))
     })
     .await?;
-    // The operator's own namespace (GOVCLOUD_NAMESPACE, the release namespace) is refused.
-    let invalid = request_phase(&admin, &ns, "squatter", RequestPhase::Invalid, &op).await?;
-    assert_eq!(
-        argocd::health(&serde_json::to_value(&invalid)?)?.0,
-        "Degraded"
-    );
-    let why = invalid
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Invalid"))
-        .map(|c| c.message.clone())
-        .unwrap_or_default();
-    assert!(why.contains("operator's own namespace"), "{why}");
+    // The operator's own namespace (GOVCLOUD_NAMESPACE, the release namespace) is untouched.
     let own = Api::<Namespace>::all(admin.clone())
         .get(&release_ns)
         .await?;

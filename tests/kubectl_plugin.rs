@@ -124,7 +124,7 @@ async fn namespace_with_policy(cp: &ControlPlane, prefix: &str) -> Result<String
 
 #[tokio::test]
 async fn a_request_is_listed_approved_described_and_reported() -> Result<()> {
-    let cp = installed(&[]).await?;
+    let cp = installed_admitting().await?;
     let admin = cp.admin().await?;
     let ns = namespace_with_policy(cp, "plugin-crr").await?;
     file(
@@ -276,7 +276,7 @@ async fn a_request_is_listed_approved_described_and_reported() -> Result<()> {
 
 #[tokio::test]
 async fn a_resource_change_is_rejected_with_reasons() -> Result<()> {
-    let cp = installed(&[]).await?;
+    let cp = installed_admitting().await?;
     let admin = cp.admin().await?;
     let ns = namespace_with_policy(cp, "plugin-rchg").await?;
     file(
@@ -396,7 +396,7 @@ async fn a_resource_change_is_rejected_with_reasons() -> Result<()> {
 
 #[tokio::test]
 async fn calendar_counts_on_the_statutory_calendar_and_the_clusters_work_calendars() -> Result<()> {
-    let cp = installed(&[]).await?;
+    let cp = installed_admitting().await?;
     let added = plugin(
         cp,
         Identity::Vendor,
@@ -497,7 +497,7 @@ fn holiday_cn_file(
 
 #[tokio::test]
 async fn calendar_import_loads_a_year_that_the_statutory_calendar_then_counts_on() -> Result<()> {
-    let cp = installed(&[]).await?;
+    let cp = installed_admitting().await?;
     let admin = cp.admin().await?;
     let calendars = Api::<WorkCalendar>::all(admin.clone());
     let dir = tempfile::tempdir()?;

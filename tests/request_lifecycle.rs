@@ -600,25 +600,73 @@ async fn a_test_grant_expires_is_suspended_then_reclaimed_and_frees_capacity() -
 }
 
 #[tokio::test]
-async fn emergency_opens_first_and_a_rejection_suspends() -> anyhow::Result<()> {
+async fn emergency_waits_for_a_decision_then_opens_and_its_paperwork_follows() -> anyhow::Result<()>
+{
     let cp = installed(&[]).await?;
     let admin = cp.admin().await?;
     let ns = unique_ns("emergency");
     create_namespace(&admin, &ns).await?;
     fast_policy(&admin, &ns, |p| {
-        p["emergency"]["paperworkWithin"] = "4s".into()
+        p["emergency"]["paperworkWithin"] = "4s".into();
+        p["emergency"]["reviewWithin"] = "600s".into();
     })
     .await?;
     let mut spec = request_spec(&ns, RequestClass::Emergency, "2");
     spec.emergency = true;
     file(&admin, &ns, "flood", spec).await?;
+    // XB 26: consent before opening — even without the webhook, nothing opens undecided.
+    let waiting = wait_phase(&admin, &ns, "flood", RequestPhase::Submitted, T).await?;
+    let st = waiting.status.as_ref().unwrap();
+    assert!(
+        st.grant.is_none() && st.tenant_namespace.is_none(),
+        "{st:?}"
+    );
+    let review_by = st.deadlines.as_ref().and_then(|d| d.review_by).unwrap();
+    let filed = waiting
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .unwrap()
+        .0
+        .as_second();
+    assert!(
+        (review_by.timestamp() - filed - 600).abs() <= 2,
+        "the emergency review period"
+    );
+    never_during_named(
+        &Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns),
+        "flood",
+        HOLD,
+        "an undecided emergency opened",
+        |r| {
+            r.and_then(|r| r.status.as_ref())
+                .and_then(|s| s.grant.as_ref())
+                .map(|g| format!("granted {g:?} before any decision"))
+        },
+    )
+    .await?;
+    decide(cp, &ns, "flood", "Approved", "flood relief").await?;
     let active = wait_phase(&admin, &ns, "flood", RequestPhase::Active, T).await?;
     assert!(condition(&active, "PaperworkPending").is_some_and(|c| c.status == "True"));
-    assert!(
-        active.status.as_ref().unwrap().approval.is_none(),
-        "opened before any decision"
-    );
     wait_condition(&admin, &ns, "flood", "PaperworkOverdue", "True", T).await?;
+    // The approver records the paperwork: both conditions clear.
+    let api: Api<CloudResourceRequest> = Api::namespaced(cp.approver().await?, &ns);
+    let done = serde_json::json!({"status": {"approval": {"paperworkComplete": true}}});
+    api.patch_status("flood", &PatchParams::default(), &Patch::Merge(&done))
+        .await?;
+    let reader: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    wait_until(
+        T,
+        "PaperworkPending and PaperworkOverdue cleared",
+        || async {
+            let r = reader.get("flood").await?;
+            Ok(["PaperworkPending", "PaperworkOverdue"]
+                .iter()
+                .all(|c| condition(&r, c).is_none_or(|c| c.status != "True")))
+        },
+    )
+    .await?;
+    // A rejection after opening still suspends it, data kept.
     decide(cp, &ns, "flood", "Rejected", "not an emergency").await?;
     let suspended = wait_phase(&admin, &ns, "flood", RequestPhase::Suspended, T).await?;
     let tenant = suspended

@@ -86,7 +86,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
     // Gather: the tenant namespace, once one is granted.
     let may_provision =
-        current.grant.is_none() && (req.spec.emergency || current.approval.is_some());
+        // An emergency waits for a decision too (XB 26): only its paperwork comes later.
+        current.grant.is_none() && current.approval.is_some();
     let tenant_name = match &current.tenant_namespace {
         Some(ns) if current.grant.is_some() => Some(ns.clone()),
         _ if may_provision => Some(

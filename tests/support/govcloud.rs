@@ -262,3 +262,45 @@ pub async fn wait_event(
     )
     .await
 }
+
+/// [`installed`] with the operator's admission webhook served on loopback and registered
+/// with the API server (deploy/webhook/loopback.yaml), as the chart installs it: the
+/// operator runs as `admin`, which its webhook lets through.
+pub async fn installed_admitting() -> Result<&'static ControlPlane> {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    let port = *PORT.get_or_init(|| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(18443)
+    });
+    let listen = format!("127.0.0.1:{port}");
+    let cp = installed(&[
+        "--webhook-listen",
+        &listen,
+        "--webhook-hosts",
+        "127.0.0.1",
+        "--operator-username",
+        "admin",
+        "--require-admission",
+        "true",
+    ])
+    .await?;
+    let admin = cp.admin().await?;
+    let configs = std::fs::read_to_string(repo_root().join("deploy/webhook/loopback.yaml"))?
+        .replace("__URL__", &format!("https://127.0.0.1:{port}"));
+    apply_yaml(&admin, &configs, None).await?;
+    wait_for(
+        Duration::from_secs(60),
+        "the operator ready with its webhook registered",
+        || async {
+            Ok(with_operator(|o| o.get("/readyz"))
+                .and_then(|r| r.ok())
+                .filter(|(code, _)| *code == 200)
+                .map(|_| ()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("{e}\n--- operator log ---\n{}", operator_log()))?;
+    Ok(cp)
+}

@@ -88,7 +88,8 @@ pub struct Decide {
     /// A comment recorded with the decision.
     #[arg(long, short = 'm')]
     pub comment: Option<String>,
-    /// Who decides (default: who the API server says you are, else the kubeconfig user).
+    /// A name shown in the comment only: the reviewer on record is always the
+    /// authenticated user, stamped by the operator's admission webhook.
     #[arg(long, value_name = "NAME")]
     pub reviewer: Option<String>,
 }
@@ -102,7 +103,8 @@ pub struct RejectArgs {
     /// The reasons for the refusal (required: XB 20 says a refusal states its reasons).
     #[arg(long, short = 'm', required = true)]
     pub comment: String,
-    /// Who decides (default: who the API server says you are, else the kubeconfig user).
+    /// A name shown in the comment only: the reviewer on record is always the
+    /// authenticated user, stamped by the operator's admission webhook.
     #[arg(long, value_name = "NAME")]
     pub reviewer: Option<String>,
 }

@@ -74,8 +74,6 @@ pub(crate) struct Cluster {
     pub(crate) client: Client,
     /// The context's namespace (or `default`).
     pub(crate) namespace: String,
-    /// The kubeconfig context's user name, for `reviewer` when the server cannot say.
-    pub(crate) user: Option<String>,
 }
 
 pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
@@ -85,18 +83,6 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
         None => Kubeconfig::read()
             .map_err(|e| Failure::error(format!("cannot read a kubeconfig: {e}")))?,
     };
-    let context_name = cli
-        .context
-        .clone()
-        .or_else(|| kubeconfig.current_context.clone());
-    let user = context_name.as_ref().and_then(|name| {
-        kubeconfig
-            .contexts
-            .iter()
-            .find(|c| &c.name == name)
-            .and_then(|c| c.context.as_ref())
-            .and_then(|c| c.user.clone())
-    });
     let options = KubeConfigOptions {
         context: cli.context.clone(),
         ..Default::default()
@@ -109,11 +95,7 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
     let namespace = config.default_namespace.clone();
     let client = Client::try_from(config)
         .map_err(|e| Failure::error(format!("cannot build a client: {e}")))?;
-    Ok(Cluster {
-        client,
-        namespace,
-        user,
-    })
+    Ok(Cluster { client, namespace })
 }
 
 /// Prints `value` as pretty JSON on stdout.

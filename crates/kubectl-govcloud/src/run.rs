@@ -1,11 +1,10 @@
 //! The commands against the cluster: read what they need, hand it to the pure formatting
 //! in the sibling modules, and turn API errors into messages a person can act on.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -138,35 +137,6 @@ fn resource_of(kind: Kind) -> ApiResource {
     }
 }
 
-/// Who is deciding: the flag, else the server's answer (SelfSubjectReview, API servers
-/// from 1.28 on; older ones answer 404), else the kubeconfig context's user.
-async fn reviewer(cluster: &Cluster, flag: Option<&str>) -> Result<String, Failure> {
-    if let Some(name) = flag.map(str::trim).filter(|n| !n.is_empty()) {
-        return Ok(name.to_string());
-    }
-    let review = Api::<SelfSubjectReview>::all(cluster.client.clone())
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await;
-    if let Ok(review) = review
-        && let Some(name) = review
-            .status
-            .and_then(|s| s.user_info)
-            .and_then(|u| u.username)
-            .filter(|n| !n.is_empty())
-    {
-        return Ok(name);
-    }
-    cluster
-        .user
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            Failure::usage(
-                "cannot tell who you are from the cluster or the kubeconfig: give --reviewer NAME",
-            )
-        })
-}
-
 async fn decide(
     cli: &Cli,
     words: &[String],
@@ -213,7 +183,8 @@ async fn decide(
         );
         return Ok(());
     }
-    // An emergency request is decided after it opened (XB 26): its paperwork is pending.
+    // An opened emergency request with its paperwork pending may still be decided on (a
+    // rejection suspends it, XB 26).
     let paperwork_pending = status
         .and_then(|s| s.get("conditions"))
         .and_then(|c| c.as_array())
@@ -231,20 +202,24 @@ async fn decide(
         };
         eprintln!("note: {target} is {shown}, not Submitted; recording the decision anyway");
     }
-    let reviewer = reviewer(&cluster, reviewer_flag).await?;
-    let mut approval = json!({
-        "decision": decision,
-        "reviewer": reviewer,
-        "decidedAt": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-    });
-    if let Some(c) = comment {
-        approval["comment"] = json!(c);
+    // No reviewer and no time are sent: the operator's admission webhook records the
+    // authenticated user and the server's time (GY 22: the record of who approved is the
+    // real identity). A `--reviewer` name is only shown in the comment.
+    let mut approval = json!({"decision": decision});
+    let signed = reviewer_flag
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("(signed {n})"));
+    let text: Vec<&str> = comment.into_iter().chain(signed.as_deref()).collect();
+    if !text.is_empty() {
+        approval["comment"] = json!(text.join(" "));
     }
     if let Some(g) = generation {
         approval["generation"] = json!(g);
     }
     let patch = json!({"status": {"approval": approval}});
-    api.patch_status(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
+    let recorded = api
+        .patch_status(&target.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| match &e {
             kube::Error::Api(s) if s.code == 403 => {
@@ -255,6 +230,15 @@ async fn decide(
             )),
             _ => Failure::api(&format!("recording the decision on {what}"), e),
         })?;
+    // What the server recorded (the webhook's stamps, when it runs).
+    if let Some(a) = recorded.data.get("status").and_then(|s| s.get("approval")) {
+        approval = a.clone();
+    }
+    let reviewer = approval
+        .get("reviewer")
+        .and_then(|r| r.as_str())
+        .unwrap_or("you (no admission webhook recorded a reviewer)")
+        .to_string();
     match cli.output {
         Output::Json => print_json(&json!({
             "kind": target.kind.kind(),

@@ -65,6 +65,12 @@ pub struct Approval {
     /// wipe) only. Not part of the decision: adding it does not re-decide anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reclaim_override: Option<ReclaimOverride>,
+    /// The emergency's full paperwork is in (XB 26: opened first, paperwork completed
+    /// afterwards; XB 39.5: missing paperwork is a violation). Read on emergency requests
+    /// only; clears `PaperworkPending`. Not part of the decision: adding it re-decides
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paperwork_complete: Option<bool>,
 }
 
 /// An approver's go-ahead for a reclamation held on a provisional count.

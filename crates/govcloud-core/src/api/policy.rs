@@ -83,6 +83,9 @@ pub struct GovCloudPolicySpec {
     /// Emergency fast track (XB 26, GY 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<EmergencyRules>,
+    /// Naming of tenant namespaces (checked by the admission webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naming: Option<super::policy_admission::NamingRules>,
     /// Utilization monitoring (SN 14, GY 10, SH 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilization: Option<UtilizationRules>,
@@ -106,6 +109,11 @@ pub struct ReviewRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION))]
     pub decide_within: Option<String>,
+    /// A reviewer sharing a group with the requester may not decide (separation of
+    /// duties, GY 22: the approval must be the bureau's, not the applicant's). Checked by
+    /// the admission webhook; `system:` groups do not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbid_same_group: Option<bool>,
 }
 
 /// A single deadline.
@@ -319,10 +327,22 @@ pub enum ReclaimFrom {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmergencyRules {
-    /// The paperwork (approval) is due within this of opening (XB 26, GY 12).
+    /// The paperwork is due within this of opening (XB 26, XB 39.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = DURATION))]
     pub paperwork_within: Option<String>,
+    /// The classes that may use the fast track (XB 26, GY 12). Absent: every class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_classes: Option<Vec<super::RequestClass>>,
+    /// The largest emergency request (XB 26: what the emergency needs, no more); keys left
+    /// out are not capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<super::ResourceAmounts>,
+    /// The one decision an emergency waits for is due within this of filing (XB 26: the
+    /// consent comes before the opening, so it must be fast). Absent: the normal review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub review_within: Option<String>,
 }
 
 /// What happens when an optimization notice is ignored.

@@ -88,8 +88,10 @@ pub struct CloudResourceRequestSpec {
     /// The load shape; periodic or burst load must be declared (SH 18, XB 19.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
-    /// Fast track (XB 26): provision first, approval ("paperwork") due within the policy's
-    /// `emergency.paperworkWithin`.
+    /// Fast track (XB 26): one approver's decision, due within the policy's
+    /// `emergency.reviewWithin`, opens it at once; the paperwork follows within
+    /// `emergency.paperworkWithin` (XB 39.5). The policy names the classes allowed and a
+    /// size cap (`emergency.allowedClasses`, `emergency.maxSize`).
     #[serde(default)]
     pub emergency: bool,
     /// Migration of an existing system needs proof (XB 19.3).

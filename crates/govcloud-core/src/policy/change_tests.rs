@@ -236,6 +236,7 @@ fn review_and_apply_deadlines_and_overdue() {
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     let approved = c.run(review_by + chrono::Duration::hours(1));
     assert_eq!(approved.status.phase, Some(ChangePhase::Approved));
@@ -303,6 +304,7 @@ fn only_test_converts_to_production_sh19() {
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     assert_eq!(c.run(t(3, 10)).status.phase, Some(ChangePhase::Approved));
     let mut bad = spec;
@@ -352,6 +354,7 @@ fn an_approved_change_edited_afterwards_is_stale_and_its_copy_is_what_was_approv
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     let approved = c.run(t(3, 11));
     assert_eq!(approved.status.phase, Some(ChangePhase::Approved));

@@ -162,6 +162,7 @@ fn approval_starts_a_transition_then_waits_for_the_backup_then_reclaims() {
         decided_at: None,
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     });
     let tr = run(
         &spec("2026-11-01", false),
@@ -231,6 +232,7 @@ fn a_rejected_exit_leaves_the_request_alone() {
             decided_at: None,
             generation: None,
             reclaim_override: None,
+            paperwork_complete: None,
         }),
         ..Default::default()
     };
@@ -258,6 +260,7 @@ fn a_retargeted_exit_is_void_and_the_backup_confirmation_is_not() {
             decided_at: None,
             generation: None,
             reclaim_override: None,
+            paperwork_complete: None,
         }),
         ..Default::default()
     };

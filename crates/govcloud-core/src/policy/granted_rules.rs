@@ -147,6 +147,7 @@ pub fn record(rules: &Rules, class: RequestClass) -> GrantedRules {
             }),
             emergency: Some(EmergencyRules {
                 paperwork_within: duration(rules.paperwork_within),
+                ..Default::default()
             }),
             utilization: Some(UtilizationRules {
                 grace_after_active: duration(u.grace_after_active),

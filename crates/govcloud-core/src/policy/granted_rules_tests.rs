@@ -138,6 +138,7 @@ impl World {
             decided_at: None,
             generation: None,
             reclaim_override: None,
+            paperwork_complete: None,
         });
         w.step(PolicyState::Ready(rules), t0());
         w.step(PolicyState::Ready(rules), t0());
@@ -165,9 +166,10 @@ fn a_record_restores_the_rules_it_was_made_from() {
             let restored = restore(&read).unwrap_or_else(|e| panic!("{name} {class:?}: {e:?}"));
             let mut expected = live.clone();
             expected.classes.retain(|c, _| *c == class);
-            // Not recorded: review periods and the jurisdiction (before the grant), the
-            // pool (the live policy's).
+            // Not recorded: review periods, emergency limits and the jurisdiction (before
+            // the grant), the pool (the live policy's).
             expected.review_accept = restored.review_accept;
+            expected.emergency = restored.emergency.clone();
             expected.review_decide = restored.review_decide;
             expected.jurisdiction = restored.jurisdiction.clone();
             expected.capacity = None;

@@ -131,6 +131,7 @@ fn approved(over: Option<ReclaimOverride>) -> ExitRequestStatus {
             decided_at: Some(t(2026, 11, 2)),
             generation: None,
             reclaim_override: over,
+            paperwork_complete: None,
         }),
         ..Default::default()
     }

@@ -6,6 +6,7 @@
 //! - [`provisional`]: the statutory holidays of a year without a notice (the law alone).
 //! - [`deadline`]: deadline arithmetic on that calendar (Civil Code arts. 200–204).
 
+pub mod admission;
 pub mod calendar;
 pub mod calendar_day;
 pub mod calendars;
@@ -16,6 +17,7 @@ mod change_validate;
 pub mod conditions;
 pub mod deadline;
 pub mod duration;
+pub mod emergency;
 pub mod exit;
 pub mod granted_rules;
 pub mod hold;

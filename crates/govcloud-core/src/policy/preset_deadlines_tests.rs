@@ -122,6 +122,7 @@ pub(super) fn approved(decided: &str) -> Option<Approval> {
         decided_at: Some(at(decided)),
         generation: None,
         reclaim_override: None,
+        paperwork_complete: None,
     })
 }
 

@@ -398,15 +398,21 @@ fn decide_lifecycle(
     if st.grant.is_none() {
         // Not granted yet: review, decision, capacity.
         let checked = checked.as_ref();
-        let go = emergency || verdict == Verdict::Approved;
+        // XB 26: an emergency still waits for one decision (consent before opening); only
+        // the paperwork comes later. It is reviewed within the policy's emergency period.
+        let go = verdict == Verdict::Approved;
         // The review deadline is shown while the review lasts. Once approved it is gone:
         // it would be dropped anyway in the next pass (granted), and recording it in the
         // pass that grants would cost every activation a second status write.
-        if !emergency && !go {
-            let review_by = rules
-                .review_periods()
-                .iter()
-                .fold(st.submitted_at.unwrap_or(now), |t, d| clock.add(t, *d));
+        if !go {
+            let submitted = st.submitted_at.unwrap_or(now);
+            let review_by = match super::emergency::review_within(&rules, emergency) {
+                Some(d) => clock.add(submitted, d),
+                None => rules
+                    .review_periods()
+                    .iter()
+                    .fold(submitted, |t, d| clock.add(t, *d)),
+            };
             p.deadlines.review_by = Some(review_by);
         }
         if i.deleting {
@@ -415,7 +421,7 @@ fn decide_lifecycle(
                 _ => RequestPhase::Submitted,
             });
             p.release_finalizer = true;
-        } else if verdict == Verdict::Rejected && !emergency {
+        } else if verdict == Verdict::Rejected {
             st.phase = Some(RequestPhase::Rejected);
             let why = st
                 .reviewed_approval

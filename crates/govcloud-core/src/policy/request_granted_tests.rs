@@ -42,11 +42,38 @@ fn a_full_pool_waits_and_proceeds_when_capacity_frees() {
 }
 
 #[test]
-fn emergency_opens_first_and_paperwork_follows() {
+fn an_emergency_waits_for_one_decision_then_opens_and_paperwork_follows() {
     let mut w = World::new(RequestClass::Emergency);
     w.spec.emergency = true;
-    assert_eq!(w.step(t(2026, 3, 2, 10)).action, Action::Reserve);
-    let active = w.step(t(2026, 3, 2, 10));
+    // XB 26: consent before opening. No decision, no grant — reviewed on the policy's
+    // short emergency period when it sets one.
+    let waiting = w.step(t(2026, 3, 2, 10));
+    assert_eq!(waiting.status.phase, Some(RequestPhase::Submitted));
+    assert_eq!(waiting.action, Action::None);
+    assert!(waiting.status.grant.is_none());
+    let review_by = |w: &World| {
+        w.decide(t(2026, 3, 2, 10))
+            .status
+            .deadlines
+            .and_then(|d| d.review_by)
+    };
+    assert!(
+        review_by(&w) > Some(t(2026, 3, 3, 0)),
+        "XB 20 periods without an emergency period"
+    );
+    w.rules.emergency.review_within = Some(crate::policy::duration::PolicyDuration::Seconds(3600));
+    assert_eq!(review_by(&w), Some(t(2026, 3, 2, 11)));
+    // A rejection ends it before anything opens.
+    let mut rejected = World::new(RequestClass::Emergency);
+    rejected.spec.emergency = true;
+    rejected.reject("not an emergency");
+    let r = rejected.step(t(2026, 3, 2, 10));
+    assert_eq!(r.status.phase, Some(RequestPhase::Rejected));
+    assert!(r.status.grant.is_none());
+    // One approval opens it at once; the paperwork is pending, then overdue (XB 39.5).
+    w.approve(None);
+    assert_eq!(w.step(t(2026, 3, 2, 11)).action, Action::Reserve);
+    let active = w.step(t(2026, 3, 2, 11));
     assert_eq!(active.status.phase, Some(RequestPhase::Active));
     assert!(conditions::is_true(
         &active.status.conditions,
@@ -63,23 +90,27 @@ fn emergency_opens_first_and_paperwork_follows() {
         &overdue.status.conditions,
         types::PAPERWORK_OVERDUE
     ));
-    // A rejection suspends it (data kept).
-    w.reject("not an emergency");
+    // The paperwork recorded by the approver clears both, without re-deciding.
+    let decided_at = overdue.status.decided_at;
+    if let Some(a) = w.status.approval.as_mut() {
+        a.paperwork_complete = Some(true);
+    }
+    let done = w.step(by + chrono::Duration::hours(1));
+    assert_eq!(done.status.phase, Some(RequestPhase::Active));
+    assert!(!conditions::is_true(
+        &done.status.conditions,
+        types::PAPERWORK_PENDING
+    ));
+    assert!(!conditions::is_true(
+        &done.status.conditions,
+        types::PAPERWORK_OVERDUE
+    ));
+    assert_eq!(done.status.decided_at, decided_at);
+    // A rejection after opening suspends it (data kept).
+    w.reject("not an emergency after all");
     let suspended = w.step(by + chrono::Duration::days(1));
     assert_eq!(suspended.status.phase, Some(RequestPhase::Suspended));
     assert!(matches!(suspended.action, Action::Suspend { .. }));
-    // An approval instead clears the paperwork conditions.
-    let mut w2 = World::new(RequestClass::Emergency);
-    w2.spec.emergency = true;
-    w2.step(t(2026, 3, 2, 10));
-    w2.step(t(2026, 3, 2, 10));
-    w2.approve(None);
-    let ok = w2.step(t(2026, 3, 3, 10));
-    assert_eq!(ok.status.phase, Some(RequestPhase::Active));
-    assert!(!conditions::is_true(
-        &ok.status.conditions,
-        types::PAPERWORK_PENDING
-    ));
 }
 
 #[test]

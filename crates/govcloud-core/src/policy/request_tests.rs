@@ -127,6 +127,7 @@ impl World {
             decided_at: None,
             generation,
             reclaim_override: None,
+            paperwork_complete: None,
         });
     }
 
@@ -138,6 +139,7 @@ impl World {
             decided_at: None,
             generation: None,
             reclaim_override: None,
+            paperwork_complete: None,
         });
     }
 

@@ -120,6 +120,8 @@ pub struct Rules {
     pub exit_reclaim_from: ReclaimFrom,
     /// Emergency paperwork (XB 26).
     pub paperwork_within: PolicyDuration,
+    /// The emergency fast track's limits (XB 26, GY 12; policy::emergency).
+    pub emergency: super::emergency::EmergencyLimits,
     /// Utilization monitoring.
     pub utilization: UtilizationLimits,
     /// Currency of prices.
@@ -372,6 +374,10 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             PolicyDuration::Months(1),
         ),
         exit_reclaim_from: exit_reclaim_from(&mut r, &exit),
+        emergency: super::emergency::limits(spec).unwrap_or_else(|mut es| {
+            r.errors.append(&mut es);
+            Default::default()
+        }),
         // XB 26 sets no period: 5 wd, the review period of XB 20.
         paperwork_within: r.duration(
             "spec.emergency.paperworkWithin",

@@ -201,7 +201,7 @@ fn every_bad_field_is_named() {
     };
     spec.review = Some(crate::api::ReviewRules {
         accept_within: Some("5 days".into()),
-        decide_within: None,
+        ..Default::default()
     });
     spec.prices = Some(crate::api::Prices {
         cpu: Some("cheap".into()),

@@ -29,6 +29,7 @@ fn approval(generation: Option<i64>) -> Approval {
         decided_at: None,
         generation,
         reclaim_override: None,
+        paperwork_complete: None,
     }
 }
 

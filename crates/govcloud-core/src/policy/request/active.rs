@@ -61,14 +61,15 @@ pub(super) fn lifecycle_granted_active(
         let paperwork_by = clock.add(started, rules.paperwork_within);
         p.deadlines.paperwork_by = Some(paperwork_by);
         match verdict {
-            Verdict::Approved => {}
             Verdict::Rejected => rejected_after_grant = true,
+            _ if super::super::emergency::paperwork_complete(st.approval.as_ref()) => {}
             _ => {
                 p.wanted.push(Wanted::yes(
                     types::PAPERWORK_PENDING,
-                    "AwaitingApproval",
+                    "AwaitingPaperwork",
                     format!(
-                        "opened on the emergency fast track; approval due by {} (XB 26)",
+                        "opened on the emergency fast track; paperwork due by {} \
+                         (status.approval.paperworkComplete; XB 26)",
                         paperwork_by.to_rfc3339()
                     ),
                 ));
@@ -77,7 +78,7 @@ pub(super) fn lifecycle_granted_active(
                         types::PAPERWORK_OVERDUE,
                         "PaperworkDeadlinePassed",
                         format!(
-                            "no approval by {} (XB 26, XB 39.5)",
+                            "no paperwork by {} (XB 26, XB 39.5)",
                             paperwork_by.to_rfc3339()
                         ),
                     ));

@@ -26,6 +26,7 @@ pub(super) fn take_decision(
     let bare = |a: &Option<Approval>| {
         a.clone().map(|mut a| {
             a.reclaim_override = None;
+            a.paperwork_complete = None;
             a
         })
     };
