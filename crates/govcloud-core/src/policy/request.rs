@@ -406,7 +406,7 @@ fn decide_lifecycle(
         // pass that grants would cost every activation a second status write.
         if !go {
             let submitted = st.submitted_at.unwrap_or(now);
-            let review_by = match super::emergency::review_within(&rules, emergency) {
+            let review_by = match super::emergency::review_within(rules, emergency) {
                 Some(d) => clock.add(submitted, d),
                 None => rules
                     .review_periods()
