@@ -30,6 +30,9 @@ pub const TLS_KEY: &str = "tls.key";
 /// Annotation: when the serving certificate expires (RFC 3339), so no replica has to parse
 /// X.509 to decide on renewal.
 pub const NOT_AFTER_ANNOTATION: &str = "govcloud.io/serving-not-after";
+/// Annotation: the names the serving certificate was issued for (comma-separated), so a
+/// changed `--webhook-hosts` (a renamed Service) gets a new certificate at once.
+pub const HOSTS_ANNOTATION: &str = "govcloud.io/serving-hosts";
 
 const CA_NAME: &str = "govcloud-operator webhook CA";
 const CA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
@@ -58,6 +61,8 @@ pub struct Material {
     pub key: String,
     /// When the serving certificate expires.
     pub not_after: Option<DateTime<Utc>>,
+    /// The names it was issued for.
+    pub hosts: Option<String>,
 }
 
 /// Why TLS material could not be made or kept.
@@ -108,14 +113,26 @@ pub fn material(secret: &Secret) -> Option<Material> {
             .and_then(|a| a.get(NOT_AFTER_ANNOTATION))
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc)),
+        hosts: secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(HOSTS_ANNOTATION))
+            .cloned(),
     })
 }
 
 /// Whether the serving certificate must be renewed at `now`: less than a third of
-/// `lifetime` left (or its expiry unknown).
-pub fn needs_renewal(m: &Material, lifetime: Duration, now: DateTime<Utc>) -> bool {
+/// `lifetime` left (or its expiry unknown), or issued for other names than `hosts`.
+pub fn needs_renewal(
+    m: &Material,
+    hosts: &[String],
+    lifetime: Duration,
+    now: DateTime<Utc>,
+) -> bool {
     let third = chrono::Duration::from_std(lifetime / 3).unwrap_or(chrono::Duration::MAX);
-    m.not_after.is_none_or(|end| end - now < third)
+    m.hosts.as_deref() != Some(hosts.join(",").as_str())
+        || m.not_after.is_none_or(|end| end - now < third)
 }
 
 fn ca_params() -> CertificateParams {
@@ -196,7 +213,13 @@ fn secret_of(
                 )]
                 .into(),
             ),
-            annotations: Some([(NOT_AFTER_ANNOTATION.to_string(), not_after.to_rfc3339())].into()),
+            annotations: Some(
+                [
+                    (NOT_AFTER_ANNOTATION.to_string(), not_after.to_rfc3339()),
+                    (HOSTS_ANNOTATION.to_string(), spec.hosts.join(",")),
+                ]
+                .into(),
+            ),
             ..Default::default()
         },
         data: Some(
@@ -266,7 +289,7 @@ pub async fn ensure(client: &Client, spec: &CertSpec) -> Result<Material, CertEr
                         .map_err(api_err)?;
                     continue;
                 };
-                if !needs_renewal(&m, spec.lifetime, Utc::now()) {
+                if !needs_renewal(&m, &spec.hosts, spec.lifetime, Utc::now()) {
                     return Ok(m);
                 }
                 let (cert, tls_key, not_after) = serving(&ca_key, &spec.hosts, spec.lifetime)?;
@@ -317,12 +340,26 @@ mod tests {
             cert: a,
             key: String::new(),
             not_after: Some(end),
+            hosts: Some(hosts.join(",")),
         };
-        assert!(!needs_renewal(&m, Duration::from_secs(60), Utc::now()));
+        assert!(!needs_renewal(
+            &m,
+            &hosts,
+            Duration::from_secs(60),
+            Utc::now()
+        ));
         assert!(needs_renewal(
             &m,
+            &hosts,
             Duration::from_secs(60),
             Utc::now() + chrono::Duration::seconds(45)
+        ));
+        // A renamed Service needs a certificate for its new name at once.
+        assert!(needs_renewal(
+            &m,
+            &["127.0.0.1".to_string()],
+            Duration::from_secs(60),
+            Utc::now()
         ));
     }
 
