@@ -19,6 +19,7 @@ mod exit;
 mod granted;
 mod policy;
 mod request;
+mod tenant_rules;
 
 pub use calendar::*;
 pub use change::*;
@@ -27,6 +28,7 @@ pub use exit::*;
 pub use granted::*;
 pub use policy::*;
 pub use request::*;
+pub use tenant_rules::*;
 
 /// The API group of every kind.
 pub const GROUP: &str = "govcloud.io";

@@ -18,6 +18,7 @@ pub mod deadline;
 pub mod duration;
 pub mod exit;
 pub mod granted_rules;
+pub mod hardening;
 pub mod hold;
 pub mod measurement;
 pub mod notice;
