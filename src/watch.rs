@@ -135,13 +135,39 @@ where
                 Err(e) => Some(Err(e)),
             })
         })
-        .modify(|obj| obj.managed_fields_mut().clear());
+        .modify(|obj| trim(obj));
     reflector::reflector(writer, observed)
+}
+
+/// The annotation `kubectl apply` writes: a second copy of the object, never read here.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What the stores keep of an object: nothing the operator never reads (issue 13) —
+/// neither managedFields nor `kubectl apply`'s copy of the whole object.
+pub fn trim<K: Resource>(obj: &mut K) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut().remove(LAST_APPLIED);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stores_drop_what_is_never_read() {
+        let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+        ns.annotations_mut()
+            .insert(LAST_APPLIED.into(), "{\"huge\": true}".into());
+        ns.annotations_mut()
+            .insert("govcloud.io/owner-uid".into(), "u".into());
+        ns.managed_fields_mut().push(Default::default());
+        trim(&mut ns);
+        assert!(ns.managed_fields().is_empty());
+        assert_eq!(
+            ns.annotations().keys().collect::<Vec<_>>(),
+            ["govcloud.io/owner-uid"]
+        );
+    }
     use kube::runtime::utils::Backoff;
 
     #[test]

@@ -13,7 +13,8 @@ use govcloud_operator::api::{
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -365,7 +366,9 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
         .collect();
     assert_eq!(rb.subjects, Some(want_subjects));
     // Only pods of the tenant namespace itself may connect in (YX 17, XB 36): every pod
-    // selected, ingress only, one rule allowing all pods of this namespace on any port.
+    // selected, one ingress rule allowing all pods of this namespace on any port. Egress
+    // (issue 13): to those pods, and to DNS in the cluster; the default policy allows no
+    // zone CIDR (tests/frozen_grant.rs asserts one that does).
     let isolation = Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant)
         .get("govcloud-isolation")
         .await?;
@@ -373,7 +376,7 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
         isolation.spec,
         Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".into()]),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![NetworkPolicyPeer {
                     pod_selector: Some(LabelSelector::default()),
@@ -382,7 +385,33 @@ async fn approval_provisions_and_a_rejection_can_be_resubmitted() -> anyhow::Res
                 }]),
                 ports: None,
             }]),
-            egress: None,
+            egress: Some(vec![
+                NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(LabelSelector::default()),
+                        namespace_selector: None,
+                        ip_block: None,
+                    }]),
+                    ports: None,
+                },
+                NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        pod_selector: None,
+                        namespace_selector: Some(LabelSelector::default()),
+                        ip_block: None,
+                    }]),
+                    ports: Some(
+                        ["UDP", "TCP"]
+                            .into_iter()
+                            .map(|protocol| NetworkPolicyPort {
+                                port: Some(IntOrString::Int(53)),
+                                protocol: Some(protocol.into()),
+                                end_port: None,
+                            })
+                            .collect()
+                    ),
+                },
+            ]),
         })
     );
     for reason in ["Submitted", "Rejected", "Resubmitted", "Approved", "Active"] {

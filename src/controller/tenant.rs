@@ -9,11 +9,13 @@ use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, Pod, ResourceQuota, ResourceQuotaSpec,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
@@ -247,22 +249,9 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
         Error::RoleBinding,
     )
     .await?;
-    // Only pods of the same tenant namespace may connect in (YX 17, XB 36).
-    let isolation = NetworkPolicy {
-        metadata: meta(names::NETWORK_POLICY_NAME, Some(ns), spec),
-        spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".to_string()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(LabelSelector::default()),
-                    ..Default::default()
-                }]),
-                ports: None,
-            }]),
-            ..Default::default()
-        }),
-    };
+    // Only pods of the same tenant namespace may connect in (YX 17, XB 36); out, only to
+    // them, to DNS, and to what the policy allows the zone (XB 15.2, issue 13).
+    let isolation = isolation(ns, spec);
     apply(
         &Api::<NetworkPolicy>::namespaced(client.clone(), ns),
         names::NETWORK_POLICY_NAME,
@@ -271,6 +260,62 @@ pub async fn provision(client: &Client, spec: &TenantSpec, exists: bool) -> Resu
     )
     .await?;
     Ok(())
+}
+
+/// The tenant's NetworkPolicy: ingress from its own pods only; egress to its own pods,
+/// to DNS (port 53, UDP and TCP, in the cluster) and to the CIDRs its zone allows.
+pub fn isolation(ns: &str, spec: &TenantSpec) -> NetworkPolicy {
+    let own_pods = || NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector::default()),
+        ..Default::default()
+    };
+    let dns_port = |protocol: &str| NetworkPolicyPort {
+        port: Some(IntOrString::Int(53)),
+        protocol: Some(protocol.to_string()),
+        ..Default::default()
+    };
+    let mut egress = vec![
+        NetworkPolicyEgressRule {
+            to: Some(vec![own_pods()]),
+            ports: None,
+        },
+        NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector::default()),
+                ..Default::default()
+            }]),
+            ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
+        },
+    ];
+    if !spec.egress.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(
+                spec.egress
+                    .iter()
+                    .map(|cidr| NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: cidr.clone(),
+                            except: None,
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ports: None,
+        });
+    }
+    NetworkPolicy {
+        metadata: meta(names::NETWORK_POLICY_NAME, Some(ns), spec),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".to_string(), "Egress".to_string()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![own_pods()]),
+                ports: None,
+            }]),
+            egress: Some(egress),
+        }),
+    }
 }
 
 /// Replicas of every Deployment and StatefulSet with more than zero, keyed `Kind/name`.

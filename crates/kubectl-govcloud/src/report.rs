@@ -219,6 +219,30 @@ pub fn to_json(units: &[UnitReport]) -> Value {
     )
 }
 
+/// Issue 13: the orphan tenant namespaces each policy reports (its `OrphanTenants`
+/// condition): namespaces whose request is gone, still counted against the pool.
+pub fn orphans_text(policies: &[govcloud_core::api::GovCloudPolicy]) -> String {
+    let mut out = String::new();
+    for p in policies {
+        let Some(c) = p.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "OrphanTenants" && c.status == "True")
+        }) else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\nOrphan tenant namespaces (their request is gone; still counted):\n");
+        }
+        out.push_str(&format!(
+            "  {}: {}\n",
+            p.metadata.name.as_deref().unwrap_or_default(),
+            c.message
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +342,18 @@ mod tests {
         assert_eq!(json[2]["granted"]["memory"], "8704Mi");
         assert_eq!(json[2]["phases"]["Active"], 2);
         assert_eq!(json[2]["overdueConditions"], 2);
+    }
+
+    #[test]
+    fn orphans_are_listed_by_policy() {
+        let mut p = govcloud_core::api::GovCloudPolicy::new("shanghai", Default::default());
+        assert_eq!(orphans_text(std::slice::from_ref(&p)), "");
+        p.status = serde_json::from_value(json!({"conditions": [{"type": "OrphanTenants",
+            "status": "True", "reason": "RequestGone", "message": "1 managed tenant namespace(s) whose request is gone still count against this pool: unit-old",
+            "lastTransitionTime": "2026-03-02T00:00:00Z"}]}))
+        .unwrap();
+        let text = orphans_text(&[p]);
+        assert!(text.contains("shanghai: 1 managed"), "{text}");
+        assert!(text.contains("unit-old"), "{text}");
     }
 }

@@ -353,6 +353,13 @@ async fn report_cmd(cli: &Cli) -> Result<(), Failure> {
         }
         Output::Table => {
             print!("{}", report::render_table(&units));
+            // Best effort: someone who may not list policies sees the table alone.
+            if let Ok(policies) = Api::<GovCloudPolicy>::all(cluster.client.clone())
+                .list(&Default::default())
+                .await
+            {
+                print!("{}", report::orphans_text(&policies.items));
+            }
             Ok(())
         }
     }

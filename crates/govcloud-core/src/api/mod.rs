@@ -20,6 +20,7 @@ mod granted;
 mod policy;
 mod policy_admission;
 mod request;
+mod tenant_rules;
 
 pub use calendar::*;
 pub use change::*;
@@ -29,6 +30,7 @@ pub use granted::*;
 pub use policy::*;
 pub use policy_admission::*;
 pub use request::*;
+pub use tenant_rules::*;
 
 /// The API group of every kind.
 pub const GROUP: &str = "govcloud.io";

@@ -95,6 +95,11 @@ pub struct GovCloudPolicySpec {
     /// The pool's size; grants never exceed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<super::ResourceAmounts>,
+    /// How tenant namespaces are hardened: Pod Security level, egress per zone, object
+    /// counts in the quota (defaults: `restricted`, own namespace and DNS only, the
+    /// default counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<super::TenantRules>,
 }
 
 /// Review deadlines.

@@ -113,6 +113,10 @@ pub fn record(rules: &Rules, class: RequestClass) -> GrantedRules {
         policy_generation: rules.generation,
         class: Some(class),
         rules: GovCloudPolicySpec {
+            // Issue 13: the tenant keeps its hardening while the policy is away (the
+            // defaults need no record).
+            tenants: (rules.hardening != super::hardening::Hardening::default())
+                .then(|| rules.hardening.to_api()),
             time_zone: Some(rules.time_zone.name().to_string()),
             calendar: Some(rules.calendar.clone()),
             // GY 7: the opening deadline stays in status as history once granted.

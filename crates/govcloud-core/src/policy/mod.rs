@@ -20,6 +20,7 @@ pub mod duration;
 pub mod emergency;
 pub mod exit;
 pub mod granted_rules;
+pub mod hardening;
 pub mod hold;
 pub mod measurement;
 pub mod notice;

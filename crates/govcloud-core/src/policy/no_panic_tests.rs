@@ -183,6 +183,9 @@ fn exercise(w: &World) {
             grant: &grant,
             groups: &[],
             pool: req.spec.policy.as_deref().unwrap_or(""),
+            pod_security: "restricted",
+            egress: &[],
+            object_counts: &Default::default(),
             closed: w.flags[0],
         });
         let _ = tenant::quota_hard(&grant, w.flags[1]);

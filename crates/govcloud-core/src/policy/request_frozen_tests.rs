@@ -183,3 +183,56 @@ fn reclamation_needs_the_namespace_seen_as_owned() {
         Action::Reclaim { .. }
     ));
 }
+
+/// Issue 13: the tenant carries the policy's Pod Security level (per class), its object
+/// counts, and its zone's egress.
+#[test]
+fn the_tenant_is_hardened_by_its_policy() {
+    let mut w = World::new(RequestClass::Production);
+    w.rules.hardening = crate::policy::hardening::resolve(Some(&crate::api::TenantRules {
+        pod_security: Some(crate::api::PodSecurityRules {
+            enforce: None,
+            classes: [("Production".to_string(), "baseline".to_string())].into(),
+        }),
+        egress: [("EGovExtranet".to_string(), vec!["10.20.0.0/16".to_string()])].into(),
+        object_counts: [("secrets".to_string(), 7)].into(),
+    }))
+    .unwrap();
+    w.step(t(2026, 3, 2, 10));
+    w.approve(None);
+    w.step(t(2026, 3, 3, 10));
+    let out = w.step(t(2026, 3, 3, 10));
+    let tenant = tenant_of(&out);
+    for key in [
+        crate::policy::hardening::PSA_ENFORCE,
+        crate::policy::hardening::PSA_WARN,
+        crate::policy::hardening::PSA_AUDIT,
+    ] {
+        assert_eq!(tenant.labels.get(key).map(String::as_str), Some("baseline"));
+    }
+    assert_eq!(tenant.quota.get("secrets").map(String::as_str), Some("7"));
+    assert_eq!(tenant.quota.get("services").map(String::as_str), Some("50"));
+    assert_eq!(tenant.egress, ["10.20.0.0/16".to_string()]);
+    // A suspended tenant stays closed to new pods whatever the count says.
+    assert_eq!(
+        crate::policy::tenant::desired(crate::policy::tenant::TenantInput {
+            namespace: "n",
+            request_namespace: "r",
+            request_name: "x",
+            request_uid: "u",
+            zone: "EGovExtranet",
+            class: "Production",
+            grant: &Amounts::default(),
+            groups: &[],
+            pool: "p",
+            pod_security: "restricted",
+            egress: &[],
+            object_counts: &w.rules.hardening.object_counts,
+            closed: true,
+        })
+        .quota
+        .get("pods")
+        .map(String::as_str),
+        Some("0")
+    );
+}

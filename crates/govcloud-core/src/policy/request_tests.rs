@@ -3,11 +3,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::api::{
-    Approval, Decision, GovCloudPolicySpec, ProjectInfo, RequestClass, ResourceAmounts, SystemInfo,
-    Zone,
+    Approval, CloudResourceRequestSpec, Decision, GovCloudPolicySpec, ProjectInfo, RequestClass,
+    ResourceAmounts, SystemInfo, Zone,
 };
 use crate::policy::rules::resolve;
-use crate::policy::tenant;
+use crate::policy::tenant::{self, TenantSpec};
 
 fn t(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     // Hours are Beijing time.

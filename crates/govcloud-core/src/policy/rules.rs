@@ -130,6 +130,8 @@ pub struct Rules {
     pub prices: [Decimal; 6],
     /// The pool's size, when set.
     pub capacity: Option<Amounts>,
+    /// How tenant namespaces are hardened (issue 13).
+    pub hardening: super::hardening::Hardening,
 }
 
 impl Rules {
@@ -280,7 +282,12 @@ pub fn resolve(name: &str, spec: &GovCloudPolicySpec) -> Result<Rules, Vec<Field
             }
         });
 
+    let hardening = super::hardening::resolve(spec.tenants.as_ref()).unwrap_or_else(|es| {
+        r.errors.extend(es);
+        Default::default()
+    });
     let rules = Rules {
+        hardening,
         name: name.to_string(),
         generation: None,
         jurisdiction: spec

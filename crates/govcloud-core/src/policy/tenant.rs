@@ -100,6 +100,8 @@ pub struct TenantSpec {
     pub quota: BTreeMap<String, String>,
     /// Groups bound to `govcloud-tenant`.
     pub groups: Vec<String>,
+    /// CIDRs the tenant may reach beyond its namespace and DNS (NetworkPolicy egress).
+    pub egress: Vec<String>,
 }
 
 /// Everything needed to describe a tenant namespace.
@@ -122,6 +124,12 @@ pub struct TenantInput<'a> {
     pub groups: &'a [String],
     /// The policy whose pool holds the grant (labelled, so an orphan still counts).
     pub pool: &'a str,
+    /// The Pod Security level enforced (issue 13).
+    pub pod_security: &'a str,
+    /// CIDRs reachable beyond the namespace and DNS.
+    pub egress: &'a [String],
+    /// Quota object counts.
+    pub object_counts: &'a BTreeMap<String, i64>,
     /// Closed to new pods (suspended).
     pub closed: bool,
 }
@@ -145,6 +153,14 @@ pub fn desired(input: TenantInput<'_>) -> TenantSpec {
         super::capacity::POOL_LABEL.to_string(),
         label_value(input.pool),
     );
+    // Issue 13: Pod Security Admission from the policy (enforced by Kubernetes 1.23+).
+    for key in [
+        super::hardening::PSA_ENFORCE,
+        super::hardening::PSA_WARN,
+        super::hardening::PSA_AUDIT,
+    ] {
+        labels.insert(key.to_string(), input.pod_security.to_string());
+    }
     let mut annotations = BTreeMap::new();
     annotations.insert(
         OWNER_UID_ANNOTATION.to_string(),
@@ -158,8 +174,16 @@ pub fn desired(input: TenantInput<'_>) -> TenantSpec {
         namespace: input.namespace.to_string(),
         labels,
         annotations,
-        quota: quota_hard(input.grant, input.closed),
+        quota: {
+            let mut hard = quota_hard(input.grant, input.closed);
+            // Object counts from the policy; a closed quota's `pods: 0` stays.
+            for (key, count) in input.object_counts {
+                hard.entry(key.clone()).or_insert_with(|| count.to_string());
+            }
+            hard
+        },
         groups: input.groups.to_vec(),
+        egress: input.egress.to_vec(),
     }
 }
 
@@ -176,8 +200,8 @@ impl TenantSpec {
         let mut text = String::new();
         let _ = write!(
             text,
-            "{}|{:?}|{:?}|{:?}|{:?}",
-            self.namespace, self.labels, self.annotations, self.quota, self.groups
+            "{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.namespace, self.labels, self.annotations, self.quota, self.groups, self.egress
         );
         format!("{:016x}", fnv1a(text.as_bytes()))
     }

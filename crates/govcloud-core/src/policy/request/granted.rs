@@ -93,6 +93,9 @@ pub(super) fn lifecycle_granted(
             grant: &grant,
             groups: &groups,
             pool: &pool,
+            pod_security: rules.hardening.level(class),
+            egress: rules.hardening.egress(zone),
+            object_counts: &rules.hardening.object_counts,
             closed,
         })
     };
