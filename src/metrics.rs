@@ -161,6 +161,8 @@ pub struct Metrics {
     pub undecodable: Family<UndecodableLabels, Gauge>,
     /// Undecodable objects seen (once per resourceVersion), by kind.
     pub decode_failures: Family<UndecodableLabels, Counter>,
+    /// GovCloudRecords the operator created (SN 31).
+    pub record_writes: Counter,
 }
 
 impl Default for Metrics {
@@ -185,6 +187,12 @@ impl Metrics {
         let overdue = Family::<StageLabels, Gauge>::default();
         let undecodable = Family::<UndecodableLabels, Gauge>::default();
         let decode_failures = Family::<UndecodableLabels, Counter>::default();
+        let record_writes = Counter::default();
+        registry.register(
+            "records_written",
+            "GovCloudRecords created, one per recorded step (SN 31)",
+            record_writes.clone(),
+        );
         registry.register(
             "undecodable_objects",
             "Objects this release cannot decode (skipped and left untouched), by kind",
@@ -239,6 +247,7 @@ impl Metrics {
             api_requests,
             undecodable,
             decode_failures,
+            record_writes,
         }
     }
 

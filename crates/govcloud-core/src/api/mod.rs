@@ -18,6 +18,7 @@ mod common;
 mod exit;
 mod granted;
 mod policy;
+mod record;
 mod request;
 
 pub use calendar::*;
@@ -26,6 +27,7 @@ pub use common::*;
 pub use exit::*;
 pub use granted::*;
 pub use policy::*;
+pub use record::*;
 pub use request::*;
 
 /// The API group of every kind.

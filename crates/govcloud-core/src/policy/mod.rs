@@ -24,6 +24,8 @@ pub mod notice;
 pub mod policy_state;
 pub mod provisional;
 pub mod quantity;
+pub mod record;
+pub mod record_verify;
 pub mod request;
 pub mod rules;
 pub mod tenant;
@@ -40,3 +42,5 @@ mod no_panic_tests;
 mod preset_deadlines_change_exit_tests;
 #[cfg(test)]
 mod preset_deadlines_tests;
+#[cfg(test)]
+mod record_tests;
