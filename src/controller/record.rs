@@ -22,7 +22,8 @@ use tokio::sync::watch;
 
 use super::{Context, Error, FIELD_MANAGER};
 use crate::api::{
-    CloudResourceRequest, CloudResourceRequestStatus, ExitRequest, ExitRequestStatus,
+    CloudResourceRequest, CloudResourceRequestStatus, Decision, ExitPhase, ExitRequest,
+    ExitRequestStatus,
     GovCloudRecord, GovCloudRecordSpec, RecordRequest, RecordStatus, RecordSubject,
     ResourceChange, ResourceChangeStatus,
 };
@@ -53,6 +54,8 @@ pub async fn request_steps(
         phase: status.phase.map(|p| p.as_str().to_string()),
         details: grant_details(current, status),
         first_seen: current.phase.is_none() && current.record.is_none(),
+        // The request's approval has its own Event.
+        approved_by: None,
     };
     let subject = subject_of(
         "CloudResourceRequest",
@@ -110,6 +113,22 @@ pub async fn exit_steps(
         generation: obj.metadata.generation,
         phase: status.phase.map(|p| p.as_str().to_string()),
         first_seen: current.phase.is_none() && current.record.is_none(),
+        // SN 16: the approval moves the exit on to its transition or reclamation.
+        approved_by: approval
+            .filter(|a| a.decision == Decision::Approved)
+            .filter(|_| {
+                matches!(current.phase, None | Some(ExitPhase::Submitted))
+                    && matches!(
+                        status.phase,
+                        Some(
+                            ExitPhase::Approved
+                                | ExitPhase::Transition
+                                | ExitPhase::Reclaiming
+                                | ExitPhase::Completed
+                        )
+                    )
+            })
+            .map(|a| a.reviewer.clone().unwrap_or_else(|| "the bureau".into())),
         ..Facts::default()
     };
     let request = request_of(ctx, obj.namespace().as_deref(), &obj.spec.request);

@@ -40,7 +40,7 @@ pub const SUBJECT_UID_LABEL: &str = "govcloud.io/subject-uid";
 pub const REQUEST_UID_LABEL: &str = "govcloud.io/request-uid";
 
 /// Steps decided by a person: their record names who (GY 22, 谁审批谁负责).
-const DECIDED_BY_A_PERSON: [&str; 4] = ["Approved", "Rejected", "Resubmitted", "ReclaimOverridden"];
+const DECIDED_BY_A_PERSON: [&str; 3] = ["Approved", "Rejected", "ReclaimOverridden"];
 
 /// The object a chain describes, and what every one of its records repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,10 @@ pub struct Facts {
     pub details: BTreeMap<String, String>,
     /// Whether the object is seen for the first time (a `Filed` step comes first).
     pub first_seen: bool,
+    /// A person's approval took effect in this pass, by this reviewer: recorded as an
+    /// `Approved` step even when no Event of that name announces it (an exit's approval
+    /// shows only as its next phase).
+    pub approved_by: Option<String>,
 }
 
 /// The steps of one decision: the Events it publishes, in order, after a `Filed` step
@@ -105,7 +109,26 @@ pub fn steps(notices: &[Notice], facts: &Facts) -> Vec<Step> {
             details: BTreeMap::new(),
         });
     }
-    for n in notices {
+    if let Some(by) = facts
+        .approved_by
+        .as_ref()
+        .filter(|_| !notices.iter().any(|n| n.reason == "Approved"))
+    {
+        out.push(Step {
+            step: "Approved".to_string(),
+            warning: false,
+            message: format!("approved by {by}"),
+            actor: Some(by.clone()),
+            generation: facts.generation,
+            phase: facts.phase.clone(),
+            details: BTreeMap::new(),
+        });
+    }
+    // A person's approval comes before what it caused (a request approved and opened in
+    // one pass announces `Active` first); otherwise the Events' order.
+    let (decisions, rest): (Vec<&Notice>, Vec<&Notice>) =
+        notices.iter().partition(|n| n.reason == "Approved");
+    for n in decisions.into_iter().chain(rest) {
         let actor = match n.reason {
             "ReclaimOverridden" => facts.overridden_by.clone(),
             r if DECIDED_BY_A_PERSON.contains(&r) => facts.reviewer.clone(),

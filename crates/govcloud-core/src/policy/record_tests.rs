@@ -251,6 +251,11 @@ fn steps_follow_the_events_and_name_the_deciding_person() {
     let notices = vec![
         Notice {
             warning: false,
+            reason: "Active",
+            message: "tenant namespace active".into(),
+        },
+        Notice {
+            warning: false,
             reason: "Approved",
             message: "approved by alice".into(),
         },
@@ -268,10 +273,25 @@ fn steps_follow_the_events_and_name_the_deciding_person() {
     };
     let out = steps(&notices, &facts);
     let words: Vec<_> = out.iter().map(|s| s.step.as_str()).collect();
-    assert_eq!(words, ["Filed", "Approved", "ExpiringSoon"]);
+    // The approval before what it caused, then the Events' order.
+    assert_eq!(words, ["Filed", "Approved", "Active", "ExpiringSoon"]);
     assert_eq!(out[1].actor.as_deref(), Some("alice"));
     assert_eq!(out[2].actor, None);
-    assert!(out[2].warning);
+    assert!(out[3].warning);
+    // An approval no Event names (an exit going straight to its next phase).
+    let exit = Facts {
+        approved_by: Some("bob".into()),
+        ..Facts::default()
+    };
+    let reclaiming = [Notice {
+        warning: true,
+        reason: "Reclaiming",
+        message: "reclaiming".into(),
+    }];
+    let out = steps(&reclaiming, &exit);
+    assert_eq!(out[0].step, "Approved");
+    assert_eq!(out[0].actor.as_deref(), Some("bob"));
+    assert_eq!(steps(&notices, &exit).iter().filter(|s| s.step == "Approved").count(), 1);
 }
 
 #[test]
