@@ -124,10 +124,10 @@ mod tests {
                 assert!(
                     names.kind == "GovCloudRecord"
                         || version
-                        .subresources
-                        .as_ref()
-                        .and_then(|s| s.status.as_ref())
-                        .is_some(),
+                            .subresources
+                            .as_ref()
+                            .and_then(|s| s.status.as_ref())
+                            .is_some(),
                     "{}",
                     names.kind
                 );

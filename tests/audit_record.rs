@@ -78,10 +78,17 @@ fn plugin_binary() -> PathBuf {
 }
 
 /// `kubectl-govcloud ARGS` as `identity`: (exit code, stdout, stderr).
-async fn plugin(cp: &ControlPlane, identity: Identity, args: &[&str]) -> Result<(i32, String, String)> {
+async fn plugin(
+    cp: &ControlPlane,
+    identity: Identity,
+    args: &[&str],
+) -> Result<(i32, String, String)> {
     let binary = plugin_binary();
     if !binary.is_file() {
-        bail!("{} is missing: `cargo build -p kubectl-govcloud`", binary.display());
+        bail!(
+            "{} is missing: `cargo build -p kubectl-govcloud`",
+            binary.display()
+        );
     }
     let mut cmd = tokio::process::Command::new(binary);
     cmd.args(args)
@@ -137,7 +144,13 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
     let cp = installed(FLAGS).await?;
     let admin = cp.admin().await?;
     let ns = namespace_with_policy(cp, "audit-life", |_| {}).await?;
-    let r = file(&admin, &ns, "portal", request_spec(&ns, RequestClass::Production, "8")).await?;
+    let r = file(
+        &admin,
+        &ns,
+        "portal",
+        request_spec(&ns, RequestClass::Production, "8"),
+    )
+    .await?;
     let uid = r.uid().context("uid")?;
     decide(cp, &ns, "portal", "Approved", "ok").await?;
     wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
@@ -157,11 +170,17 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
         recurring: false,
     };
     Api::<ResourceChange>::namespaced(cp.vendor().await?, &ns)
-        .create(&PostParams::default(), &ResourceChange::new("smaller", change))
+        .create(
+            &PostParams::default(),
+            &ResourceChange::new("smaller", change),
+        )
         .await?;
     let changes: Api<ResourceChange> = Api::namespaced(admin.clone(), &ns);
     wait_until(T, "change applied", || async {
-        Ok(changes.get("smaller").await?.status.and_then(|s| s.phase) == Some(ChangePhase::Applied))
+        Ok(
+            changes.get("smaller").await?.status.and_then(|s| s.phase)
+                == Some(ChangePhase::Applied),
+        )
     })
     .await?;
 
@@ -180,7 +199,12 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
         .await?;
     let exits: Api<ExitRequest> = Api::namespaced(admin.clone(), &ns);
     wait_until(T, "exit submitted", || async {
-        Ok(exits.get("leave").await?.status.and_then(|s| s.phase).is_some())
+        Ok(exits
+            .get("leave")
+            .await?
+            .status
+            .and_then(|s| s.phase)
+            .is_some())
     })
     .await?;
     approve::<ExitRequest>(cp, &ns, "leave").await?;
@@ -200,19 +224,46 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
     let words = steps(&chain);
     assert!(contiguous(&chain), "{words:?}");
     assert!(
-        in_order(&words, &["Filed", "Approved", "Active", "ChangeApplied", "Reclaimed"]),
+        in_order(
+            &words,
+            &["Filed", "Approved", "Active", "ChangeApplied", "Reclaimed"]
+        ),
         "{words:?}"
     );
     assert_eq!(anchor.recorded_through, chain.len() as u64, "{words:?}");
-    assert_eq!(anchor.head, chain.last().map(|r| r.spec.digest.clone()).unwrap_or_default());
-    assert_eq!(anchor.recent.last().map(|e| e.step.as_str()), words.last().map(String::as_str));
-    let approved = chain.iter().find(|r| r.spec.step == "Approved").context("Approved")?;
+    assert_eq!(
+        anchor.head,
+        chain
+            .last()
+            .map(|r| r.spec.digest.clone())
+            .unwrap_or_default()
+    );
+    assert_eq!(
+        anchor.recent.last().map(|e| e.step.as_str()),
+        words.last().map(String::as_str)
+    );
+    let approved = chain
+        .iter()
+        .find(|r| r.spec.step == "Approved")
+        .context("Approved")?;
     assert_eq!(approved.spec.actor.as_deref(), Some("alice"));
     assert_eq!(approved.spec.unit, "市财政局");
-    let active = chain.iter().find(|r| r.spec.step == "Active").context("Active")?;
-    assert_eq!(active.spec.details.get("grant.cpu").map(String::as_str), Some("8"));
-    let applied = chain.iter().find(|r| r.spec.step == "ChangeApplied").context("ChangeApplied")?;
-    assert_eq!(applied.spec.details.get("grant.cpu").map(String::as_str), Some("4"));
+    let active = chain
+        .iter()
+        .find(|r| r.spec.step == "Active")
+        .context("Active")?;
+    assert_eq!(
+        active.spec.details.get("grant.cpu").map(String::as_str),
+        Some("8")
+    );
+    let applied = chain
+        .iter()
+        .find(|r| r.spec.step == "ChangeApplied")
+        .context("ChangeApplied")?;
+    assert_eq!(
+        applied.spec.details.get("grant.cpu").map(String::as_str),
+        Some("4")
+    );
     // The exit's own chain names who approved it.
     let all = records(&admin, &ns).await?;
     let exit_steps: Vec<_> = all
@@ -226,7 +277,11 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
         "{:?}",
         exit_steps.iter().map(|r| &r.spec.step).collect::<Vec<_>>()
     );
-    assert!(exit_steps.iter().all(|r| r.spec.request.uid.as_deref() == Some(uid.as_str())));
+    assert!(
+        exit_steps
+            .iter()
+            .all(|r| r.spec.request.uid.as_deref() == Some(uid.as_str()))
+    );
 
     // Deleting the request leaves its records.
     Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
@@ -241,7 +296,11 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
     .await?;
     assert_eq!(chain_of(&admin, &ns, &uid).await?.len(), chain.len());
     let anchors = BTreeMap::from([(uid.clone(), anchor.clone())]);
-    let specs: Vec<_> = records(&admin, &ns).await?.into_iter().map(|r| r.spec).collect();
+    let specs: Vec<_> = records(&admin, &ns)
+        .await?
+        .into_iter()
+        .map(|r| r.spec)
+        .collect();
     assert!(verify(&specs, &anchors).iter().all(|c| c.intact()));
 
     // People read the record (the approver's role), as a table, CSV and the verdict.
@@ -257,7 +316,12 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("namespace,request,unit,kind,subject,sequence,at,step"));
-    assert!(lines.iter().any(|l| l.contains(",Approved,") && l.contains("alice")), "{csv}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",Approved,") && l.contains("alice")),
+        "{csv}"
+    );
     assert_eq!(lines.len() - 1, all.len(), "{csv}");
     // Nobody but the operator writes records.
     let as_approver: Api<GovCloudRecord> = Api::namespaced(cp.approver().await?, &ns);
@@ -270,19 +334,34 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
     let api: Api<GovCloudRecord> = Api::namespaced(admin.clone(), &ns);
     let middle = &chain[chain.len() / 2];
     let edit = serde_json::json!({"spec": {"message": "approved by mallory"}});
-    api.patch(&middle.name_any(), &PatchParams::default(), &Patch::Merge(edit))
-        .await?;
+    api.patch(
+        &middle.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(edit),
+    )
+    .await?;
     let (code, out, _) = plugin(cp, Identity::Approver, &["audit", "verify", "-n", &ns]).await?;
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("record {} was altered", middle.spec.sequence)), "{out}");
+    assert!(
+        out.contains(&format!("record {} was altered", middle.spec.sequence)),
+        "{out}"
+    );
     let other = &chain[1];
-    api.delete(&other.name_any(), &DeleteParams::default()).await?;
-    let specs: Vec<_> = records(&admin, &ns).await?.into_iter().map(|r| r.spec).collect();
+    api.delete(&other.name_any(), &DeleteParams::default())
+        .await?;
+    let specs: Vec<_> = records(&admin, &ns)
+        .await?
+        .into_iter()
+        .map(|r| r.spec)
+        .collect();
     let findings: Vec<Finding> = verify(&specs, &anchors)
         .into_iter()
         .flat_map(|c| c.findings)
         .collect();
-    assert!(findings.contains(&Finding::Removed { from: 2, to: 2 }), "{findings:?}");
+    assert!(
+        findings.contains(&Finding::Removed { from: 2, to: 2 }),
+        "{findings:?}"
+    );
     Ok(())
 }
 
@@ -296,7 +375,13 @@ async fn a_crash_between_record_and_status_neither_loses_nor_duplicates() -> Res
     let _turn = KILLS.lock().await;
     with_operator(|o| o.kill());
     let started = async {
-        let r = file(&admin, &ns, "portal", request_spec(&ns, RequestClass::Test, "2")).await?;
+        let r = file(
+            &admin,
+            &ns,
+            "portal",
+            request_spec(&ns, RequestClass::Test, "2"),
+        )
+        .await?;
         let uid = r.uid().context("uid")?;
         // What the operator's first pass writes before its status: record 1, `Filed`.
         let subject = Subject {
@@ -311,10 +396,22 @@ async fn a_crash_between_record_and_status_neither_loses_nor_duplicates() -> Res
             },
             unit: r.spec.applicant_unit.clone(),
         };
-        let filed = record::steps(&[], &Facts { first_seen: true, ..Facts::default() });
+        let filed = record::steps(
+            &[],
+            &Facts {
+                first_seen: true,
+                ..Facts::default()
+            },
+        );
         let at = chrono::Utc::now() - chrono::Duration::seconds(1);
         let at = chrono::SubsecRound::trunc_subsecs(at, 0);
-        let spec = record::next(&subject, None, &filed[0], at, at + chrono::Duration::days(400));
+        let spec = record::next(
+            &subject,
+            None,
+            &filed[0],
+            at,
+            at + chrono::Duration::days(400),
+        );
         Api::<GovCloudRecord>::namespaced(admin.clone(), &ns)
             .create(
                 &PostParams::default(),
@@ -331,8 +428,14 @@ async fn a_crash_between_record_and_status_neither_loses_nor_duplicates() -> Res
     let chain = chain_of(&admin, &ns, &uid).await?;
     let words = steps(&chain);
     assert_eq!(words, ["Filed", "Submitted"], "no duplicate Filed, no gap");
-    assert_eq!(chain[0].spec, before_crash, "the record written before the crash stands");
-    assert_eq!(chain[1].spec.previous.as_deref(), Some(before_crash.digest.as_str()));
+    assert_eq!(
+        chain[0].spec, before_crash,
+        "the record written before the crash stands"
+    );
+    assert_eq!(
+        chain[1].spec.previous.as_deref(),
+        Some(before_crash.digest.as_str())
+    );
     assert_eq!(status.recorded_through, 2);
     let specs: Vec<_> = chain.into_iter().map(|r| r.spec).collect();
     let anchors = BTreeMap::from([(uid, status)]);
@@ -355,11 +458,19 @@ async fn killed_at_random_the_chains_have_no_gap_and_no_duplicate() -> Result<()
         .unwrap_or(7);
     eprintln!("seed {seed}");
     let mut jitter = |max: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % max
     };
     for n in &names {
-        file(&admin, &ns, n, request_spec(&ns, RequestClass::Production, "1")).await?;
+        file(
+            &admin,
+            &ns,
+            n,
+            request_spec(&ns, RequestClass::Production, "1"),
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(jitter(300))).await;
         with_operator(|o| o.kill());
         tokio::time::sleep(Duration::from_millis(jitter(200))).await;
@@ -379,13 +490,24 @@ async fn killed_at_random_the_chains_have_no_gap_and_no_duplicate() -> Result<()
         let words = steps(&chain);
         assert!(contiguous(&chain), "{n}: {words:?}");
         for once in ["Filed", "Approved", "Active"] {
-            assert_eq!(words.iter().filter(|w| *w == once).count(), 1, "{n}: {words:?}");
+            assert_eq!(
+                words.iter().filter(|w| *w == once).count(),
+                1,
+                "{n}: {words:?}"
+            );
         }
         // (Submitted only when a pass saw the request before its approval.)
-        assert!(words.iter().filter(|w| *w == "Submitted").count() <= 1, "{n}: {words:?}");
+        assert!(
+            words.iter().filter(|w| *w == "Submitted").count() <= 1,
+            "{n}: {words:?}"
+        );
         anchors.insert(uid, status);
     }
-    let specs: Vec<_> = records(&admin, &ns).await?.into_iter().map(|r| r.spec).collect();
+    let specs: Vec<_> = records(&admin, &ns)
+        .await?
+        .into_iter()
+        .map(|r| r.spec)
+        .collect();
     for c in verify(&specs, &anchors) {
         assert!(c.intact(), "{:?}", c);
     }
@@ -402,7 +524,13 @@ async fn retention_removes_old_records_behind_a_checkpoint() -> Result<()> {
         p["records"] = serde_json::json!({"retention": "8s"})
     })
     .await?;
-    let r = file(&admin, &ns, "portal", request_spec(&ns, RequestClass::Production, "1")).await?;
+    let r = file(
+        &admin,
+        &ns,
+        "portal",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
     let uid = r.uid().context("uid")?;
     decide(cp, &ns, "portal", "Approved", "ok").await?;
     let active = wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
@@ -426,14 +554,20 @@ async fn retention_removes_old_records_behind_a_checkpoint() -> Result<()> {
         .delete("portal", &DeleteParams::default())
         .await?;
     let blocked = wait_condition(&admin, &ns, "portal", "DeletionBlocked", "True", T).await?;
-    let anchor = blocked.status.and_then(|s| s.record).context("status.record")?;
+    let anchor = blocked
+        .status
+        .and_then(|s| s.record)
+        .context("status.record")?;
     let all = records(&admin, &ns).await?;
     let next = all
         .iter()
         .find(|r| r.spec.step == "DeletionBlocked")
         .context("DeletionBlocked recorded")?;
     assert_eq!(next.spec.sequence, checkpoint.through + 1);
-    assert_eq!(next.spec.previous.as_deref(), Some(checkpoint.digest.as_str()));
+    assert_eq!(
+        next.spec.previous.as_deref(),
+        Some(checkpoint.digest.as_str())
+    );
     let specs: Vec<_> = all.into_iter().map(|r| r.spec).collect();
     let reports = verify(&specs, &BTreeMap::from([(uid, anchor)]));
     assert!(reports.iter().all(|c| c.intact()), "{reports:?}");

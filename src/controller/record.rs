@@ -23,9 +23,8 @@ use tokio::sync::watch;
 use super::{Context, Error, FIELD_MANAGER};
 use crate::api::{
     CloudResourceRequest, CloudResourceRequestStatus, Decision, ExitPhase, ExitRequest,
-    ExitRequestStatus,
-    GovCloudRecord, GovCloudRecordSpec, RecordRequest, RecordStatus, RecordSubject,
-    ResourceChange, ResourceChangeStatus,
+    ExitRequestStatus, GovCloudRecord, GovCloudRecordSpec, RecordRequest, RecordStatus,
+    RecordSubject, ResourceChange, ResourceChangeStatus,
 };
 use crate::policy::duration::PolicyDuration;
 use crate::policy::notice::Notice;
@@ -162,8 +161,12 @@ fn subject_of(
     Ok(Subject {
         subject: RecordSubject {
             kind: kind.to_string(),
-            name: name.ok_or(Error::MissingMetadata("metadata.name"))?.to_string(),
-            uid: uid.ok_or(Error::MissingMetadata("metadata.uid"))?.to_string(),
+            name: name
+                .ok_or(Error::MissingMetadata("metadata.name"))?
+                .to_string(),
+            uid: uid
+                .ok_or(Error::MissingMetadata("metadata.uid"))?
+                .to_string(),
         },
         request: RecordRequest {
             name: request
@@ -277,7 +280,11 @@ async fn write<K: kube::Resource>(
     Ok(head)
 }
 
-async fn create(api: &Api<GovCloudRecord>, name: &str, spec: &GovCloudRecordSpec) -> Result<(), Error> {
+async fn create(
+    api: &Api<GovCloudRecord>,
+    name: &str,
+    spec: &GovCloudRecordSpec,
+) -> Result<(), Error> {
     let mut obj = GovCloudRecord::new(name, spec.clone());
     let mut labels = BTreeMap::from([(
         record::SUBJECT_UID_LABEL.to_string(),

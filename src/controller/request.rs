@@ -13,8 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::{
-    Context, Error, PolicyLookup, guard, measure, publish, record, requeue_at, tenant,
-    write_status,
+    Context, Error, PolicyLookup, guard, measure, publish, record, requeue_at, tenant, write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,

@@ -56,7 +56,8 @@ pub fn parse_time(text: &str, zone: Tz, until_end: bool) -> Result<DateTime<Utc>
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("{text:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))?;
     let day = if until_end {
-        date.succ_opt().ok_or_else(|| format!("{text:?} is too late"))?
+        date.succ_opt()
+            .ok_or_else(|| format!("{text:?} is too late"))?
     } else {
         date
     };
@@ -96,7 +97,11 @@ pub fn render_table(records: &[&GovCloudRecord], zone: Tz) -> String {
             vec![
                 local_time(r.spec.at, zone),
                 r.spec.request.name.clone(),
-                format!("{}/{}", short_kind(&r.spec.subject.kind), r.spec.subject.name),
+                format!(
+                    "{}/{}",
+                    short_kind(&r.spec.subject.kind),
+                    r.spec.subject.name
+                ),
                 r.spec.sequence.to_string(),
                 r.spec.step.clone(),
                 r.spec.actor.clone().unwrap_or_default(),
@@ -295,7 +300,11 @@ pub fn render_timeline(records: &[GovCloudRecord], request: &str, zone: Tz) -> S
         let subject = if r.spec.subject.kind == "CloudResourceRequest" {
             String::new()
         } else {
-            format!(" [{}/{}]", short_kind(&r.spec.subject.kind), r.spec.subject.name)
+            format!(
+                " [{}/{}]",
+                short_kind(&r.spec.subject.kind),
+                r.spec.subject.name
+            )
         };
         let step = if r.spec.step == CHECKPOINT_STEP {
             "(earlier records removed by retention)".to_string()

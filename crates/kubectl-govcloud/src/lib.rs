@@ -33,3 +33,6 @@ pub mod zones;
 
 pub use cli::Cli;
 pub use run::{FORBIDDEN_DECIDE, Failure, run};
+
+#[cfg(test)]
+mod audit_tests;

@@ -22,8 +22,7 @@ use super::deadline;
 use super::duration::PolicyDuration;
 use super::notice::Notice;
 use crate::api::{
-    GovCloudRecordSpec, RecordEntry, RecordRequest, RecordRules, RecordStatus,
-    RecordSubject,
+    GovCloudRecordSpec, RecordEntry, RecordRequest, RecordRules, RecordStatus, RecordSubject,
 };
 
 /// The step word of a retention checkpoint.

@@ -27,7 +27,9 @@ fn subject() -> Subject {
 }
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn step(word: &str) -> Step {
@@ -49,7 +51,13 @@ fn chain(n: u64, keep: i64) -> (Vec<GovCloudRecordSpec>, Option<RecordStatus>) {
     let mut out = Vec::new();
     for i in 0..n {
         let at = t0() + Duration::days(i as i64);
-        let r = next(&s, head.as_ref(), &step(&format!("S{i}")), at, at + Duration::days(keep));
+        let r = next(
+            &s,
+            head.as_ref(),
+            &step(&format!("S{i}")),
+            at,
+            at + Duration::days(keep),
+        );
         head = Some(advance(head.as_ref(), &r));
         out.push(r);
     }
@@ -83,9 +91,15 @@ fn an_untouched_chain_verifies() {
     let (records, head) = chain(5, 400);
     let report = verify_one(&records, &head);
     assert!(report.intact(), "{:?}", report.findings);
-    assert_eq!((report.records, report.last, report.retained_through), (5, 5, 0));
+    assert_eq!(
+        (report.records, report.last, report.retained_through),
+        (5, 5, 0)
+    );
     assert_eq!(records[0].previous, None);
-    assert_eq!(records[1].previous.as_deref(), Some(records[0].digest.as_str()));
+    assert_eq!(
+        records[1].previous.as_deref(),
+        Some(records[0].digest.as_str())
+    );
 }
 
 #[test]
@@ -159,7 +173,10 @@ fn retention_removes_the_oldest_behind_a_checkpoint() {
     // Later: a newer checkpoint replaces the old one.
     let later = t0() + Duration::days(14);
     let plan = plan_retention(&records, later, false);
-    assert_eq!((plan.records.clone(), plan.checkpoints.clone()), (vec![4, 5], vec![3]));
+    assert_eq!(
+        (plan.records.clone(), plan.checkpoints.clone()),
+        (vec![4, 5], vec![3])
+    );
     apply(&mut records, &plan);
     let report = verify_one(&records, &head);
     assert!(report.intact(), "{:?}", report.findings);
@@ -189,7 +206,10 @@ fn a_gone_subject_whose_records_all_expired_leaves_nothing() {
     let (mut records, _) = chain(3, 10);
     let now = t0() + Duration::days(30);
     let kept = plan_retention(&records, now, false);
-    assert!(kept.checkpoint.is_some(), "a live subject keeps its checkpoint");
+    assert!(
+        kept.checkpoint.is_some(),
+        "a live subject keeps its checkpoint"
+    );
     apply(&mut records, &kept);
     let plan = plan_retention(&records, now, true);
     apply(&mut records, &plan);
@@ -202,10 +222,22 @@ fn a_retry_finds_its_own_record() {
     let (records, head) = chain(2, 400);
     let first = next(&s, head.as_ref(), &step("Active"), t0(), t0());
     // The retry decides again a second later: same name, same step.
-    let retry = next(&s, head.as_ref(), &step("Active"), t0() + Duration::seconds(1), t0());
-    assert_eq!(record_name(&s.subject.uid, first.sequence), record_name(&s.subject.uid, retry.sequence));
+    let retry = next(
+        &s,
+        head.as_ref(),
+        &step("Active"),
+        t0() + Duration::seconds(1),
+        t0(),
+    );
+    assert_eq!(
+        record_name(&s.subject.uid, first.sequence),
+        record_name(&s.subject.uid, retry.sequence)
+    );
     assert!(same_step(&first, &retry));
-    assert!(!same_step(&first, &next(&s, head.as_ref(), &step("Suspended"), t0(), t0())));
+    assert!(!same_step(
+        &first,
+        &next(&s, head.as_ref(), &step("Suspended"), t0(), t0())
+    ));
     assert!(!same_step(&records[0], &first));
 }
 
@@ -225,12 +257,18 @@ fn the_digest_covers_every_field_and_not_the_field_order() {
     changed.details.insert("grant.cpu".into(), "8".into());
     assert_ne!(digest(&changed), r.digest);
     let mut changed = r.clone();
-    changed.retain_until = changed.retain_until - Duration::seconds(1);
+    changed.retain_until -= Duration::seconds(1);
     assert_ne!(digest(&changed), r.digest);
     let mut a = String::new();
     let mut b = String::new();
-    canonical(&serde_json::json!({"b": 1, "a": {"d": [1, "x"], "c": null}}), &mut a);
-    canonical(&serde_json::json!({"a": {"c": null, "d": [1, "x"]}, "b": 1}), &mut b);
+    canonical(
+        &serde_json::json!({"b": 1, "a": {"d": [1, "x"], "c": null}}),
+        &mut a,
+    );
+    canonical(
+        &serde_json::json!({"a": {"c": null, "d": [1, "x"]}, "b": 1}),
+        &mut b,
+    );
     assert_eq!(a, b);
     assert_eq!(a, r#"{"a":{"c":null,"d":[1,"x"]},"b":1}"#);
 }
@@ -291,7 +329,13 @@ fn steps_follow_the_events_and_name_the_deciding_person() {
     let out = steps(&reclaiming, &exit);
     assert_eq!(out[0].step, "Approved");
     assert_eq!(out[0].actor.as_deref(), Some("bob"));
-    assert_eq!(steps(&notices, &exit).iter().filter(|s| s.step == "Approved").count(), 1);
+    assert_eq!(
+        steps(&notices, &exit)
+            .iter()
+            .filter(|s| s.step == "Approved")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -310,7 +354,12 @@ fn retention_defaults_to_a_year_and_is_never_shorter() {
         retention: Some("90s".into()),
     };
     assert_eq!(retention(Some(&rules)), Ok(PolicyDuration::Seconds(90)));
-    assert!(retention(Some(&RecordRules { retention: Some("soon".into()) })).is_err());
+    assert!(
+        retention(Some(&RecordRules {
+            retention: Some("soon".into())
+        }))
+        .is_err()
+    );
     let until = retain_until(t0(), DEFAULT_RETENTION);
     assert!(until >= t0() + Duration::days(365), "{until}");
 }

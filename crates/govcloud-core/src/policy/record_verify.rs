@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::record::{CHECKPOINT_STEP, digest};
-use crate::api::{GovCloudRecordSpec, RecordCheckpoint, RecordRequest, RecordStatus, RecordSubject};
+use crate::api::{
+    GovCloudRecordSpec, RecordCheckpoint, RecordRequest, RecordStatus, RecordSubject,
+};
 
 /// Something wrong with a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,13 +31,22 @@ impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Finding::Altered { sequence } => {
-                write!(f, "record {sequence} was altered: its digest does not match its content")
+                write!(
+                    f,
+                    "record {sequence} was altered: its digest does not match its content"
+                )
             }
             Finding::Removed { from, to } if from == to => {
-                write!(f, "record {from} was removed (no retention checkpoint covers it)")
+                write!(
+                    f,
+                    "record {from} was removed (no retention checkpoint covers it)"
+                )
             }
             Finding::Removed { from, to } => {
-                write!(f, "records {from}-{to} were removed (no retention checkpoint covers them)")
+                write!(
+                    f,
+                    "records {from}-{to} were removed (no retention checkpoint covers them)"
+                )
             }
             Finding::BrokenLink { sequence } => write!(
                 f,
@@ -104,7 +115,10 @@ pub fn verify(
         })
         .collect();
     reports.extend(chains.into_values().map(|chain| {
-        verify_chain(&chain, chain.first().and_then(|e| anchors.get(&e.subject.uid)))
+        verify_chain(
+            &chain,
+            chain.first().and_then(|e| anchors.get(&e.subject.uid)),
+        )
     }));
     reports
 }
@@ -219,14 +233,16 @@ pub fn plan_retention(
     let refs: Vec<&GovCloudRecordSpec> = chain.iter().collect();
     let current = checkpoint_of(&refs);
     let through = current.as_ref().map_or(0, |c| c.through);
-    let mut records: Vec<&GovCloudRecordSpec> = chain
-        .iter()
-        .filter(|e| e.checkpoint.is_none())
-        .collect();
+    let mut records: Vec<&GovCloudRecordSpec> =
+        chain.iter().filter(|e| e.checkpoint.is_none()).collect();
     records.sort_by_key(|e| e.sequence);
     // Left over from an interrupted pass: already covered by the checkpoint.
-    plan.records
-        .extend(records.iter().filter(|r| r.sequence <= through).map(|r| r.sequence));
+    plan.records.extend(
+        records
+            .iter()
+            .filter(|r| r.sequence <= through)
+            .map(|r| r.sequence),
+    );
     let mut expected = through.saturating_add(1);
     let mut expired: Vec<&GovCloudRecordSpec> = Vec::new();
     for r in records.iter().filter(|r| r.sequence > through) {
