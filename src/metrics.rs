@@ -163,6 +163,8 @@ pub struct Metrics {
     pub decode_failures: Family<UndecodableLabels, Counter>,
     /// GovCloudRecords the operator created (SN 31).
     pub record_writes: Counter,
+    /// Per-object deadlines and notice conditions, for the chart's alert rules.
+    pub objects: crate::object_metrics::ObjectMetrics,
 }
 
 impl Default for Metrics {
@@ -188,6 +190,7 @@ impl Metrics {
         let undecodable = Family::<UndecodableLabels, Gauge>::default();
         let decode_failures = Family::<UndecodableLabels, Counter>::default();
         let record_writes = Counter::default();
+        let objects = crate::object_metrics::ObjectMetrics::register(&mut registry);
         registry.register(
             "records_written",
             "GovCloudRecords created, one per recorded step (SN 31)",
@@ -248,6 +251,7 @@ impl Metrics {
             undecodable,
             decode_failures,
             record_writes,
+            objects,
         }
     }
 
