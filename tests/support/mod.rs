@@ -18,6 +18,7 @@
 //! works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
+pub mod alerting;
 pub mod argocd;
 pub mod govcloud;
 pub mod helm;
