@@ -247,7 +247,7 @@ async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering()
         .find(|r| r.spec.step == "Approved")
         .context("Approved")?;
     assert_eq!(approved.spec.actor.as_deref(), Some("alice"));
-    assert_eq!(approved.spec.unit, "市财政局");
+    assert_eq!(approved.spec.unit.as_deref(), Some("市财政局"));
     let active = chain
         .iter()
         .find(|r| r.spec.step == "Active")
@@ -394,7 +394,7 @@ async fn a_crash_between_record_and_status_neither_loses_nor_duplicates() -> Res
                 name: "portal".into(),
                 uid: Some(uid.clone()),
             },
-            unit: r.spec.applicant_unit.clone(),
+            unit: Some(r.spec.applicant_unit.clone()),
         };
         let filed = record::steps(
             &[],
@@ -572,5 +572,42 @@ async fn retention_removes_old_records_behind_a_checkpoint() -> Result<()> {
     let reports = verify(&specs, &BTreeMap::from([(uid, anchor)]));
     assert!(reports.iter().all(|c| c.intact()), "{reports:?}");
     assert!(reports.iter().any(|c| c.retained_through >= through));
+    Ok(())
+}
+
+/// An exit naming no existing request is recorded too, with no unit (the helm test's
+/// operator found this: a record must not stop a decision).
+#[tokio::test]
+async fn an_exit_for_a_missing_request_is_recorded_without_a_unit() -> Result<()> {
+    let cp = installed(FLAGS).await?;
+    let admin = cp.admin().await?;
+    let ns = namespace_with_policy(cp, "audit-orphan", |_| {}).await?;
+    let exit = ExitRequestSpec {
+        request: "no-such-request".into(),
+        reason: Some("replaced".into()),
+        last_used_on: None,
+        data_disposition: None,
+    };
+    let e = Api::<ExitRequest>::namespaced(cp.vendor().await?, &ns)
+        .create(&PostParams::default(), &ExitRequest::new("leave", exit))
+        .await?;
+    let exits: Api<ExitRequest> = Api::namespaced(admin.clone(), &ns);
+    wait_until(T, "the exit to get a phase", || async {
+        Ok(exits
+            .get("leave")
+            .await?
+            .status
+            .and_then(|s| s.phase)
+            .is_some())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    let chain = chain_of(&admin, &ns, &e.uid().context("uid")?).await?;
+    assert_eq!(chain.first().map(|r| r.spec.step.as_str()), Some("Filed"));
+    assert!(
+        chain
+            .iter()
+            .all(|r| r.spec.unit.is_none() && r.spec.request.uid.is_none())
+    );
     Ok(())
 }

@@ -174,9 +174,7 @@ fn subject_of(
                 .unwrap_or_default(),
             uid: request.and_then(|r| r.metadata.uid.clone()),
         },
-        unit: request
-            .map(|r| r.spec.applicant_unit.clone())
-            .unwrap_or_default(),
+        unit: request.map(|r| r.spec.applicant_unit.clone()),
     })
 }
 

@@ -35,7 +35,10 @@ impl Filter {
         self.request
             .as_ref()
             .is_none_or(|n| &r.spec.request.name == n)
-            && self.unit.as_ref().is_none_or(|u| &r.spec.unit == u)
+            && self
+                .unit
+                .as_ref()
+                .is_none_or(|u| r.spec.unit.as_ref() == Some(u))
     }
 
     /// Whether `r` is one to list: its chain matches and its step is in the period.
@@ -163,7 +166,7 @@ pub fn render_csv(records: &[&GovCloudRecord]) -> String {
         let fields = [
             r.namespace().unwrap_or_default(),
             s.request.name.clone(),
-            s.unit.clone(),
+            s.unit.clone().unwrap_or_default(),
             s.subject.kind.clone(),
             s.subject.name.clone(),
             s.sequence.to_string(),

@@ -20,7 +20,7 @@ fn chain(request: &str, unit: &str, words: &[&str]) -> (Vec<GovCloudRecord>, Rec
             name: request.into(),
             uid: Some(uid.clone()),
         },
-        unit: unit.into(),
+        unit: Some(unit.into()),
     };
     let t0 = Utc
         .with_ymd_and_hms(2026, 3, 2, 1, 0, 0)

@@ -49,9 +49,9 @@ use serde::{Deserialize, Serialize};
 pub struct GovCloudRecordSpec {
     /// The request the step belongs to (for a change or an exit: the request it names).
     pub request: RecordRequest,
-    /// The applicant unit of that request (empty when the request was not found).
-    #[serde(default)]
-    pub unit: String,
+    /// The applicant unit of that request (absent when the request was not found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// The object the step happened to; its UID keys the chain.
     pub subject: RecordSubject,
     /// Position in the subject's chain, from 1, without gaps.
@@ -66,7 +66,7 @@ pub struct GovCloudRecordSpec {
     #[serde(default)]
     pub warning: bool,
     /// For people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// Who decided, when a person did (the reviewer of an approval or rejection, or who
     /// overrode a hold).

@@ -48,8 +48,8 @@ pub struct Subject {
     pub subject: RecordSubject,
     /// The request it belongs to.
     pub request: RecordRequest,
-    /// The applicant unit.
-    pub unit: String,
+    /// The applicant unit, when the request is known.
+    pub unit: Option<String>,
 }
 
 /// One step to record.

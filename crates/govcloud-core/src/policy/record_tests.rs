@@ -22,7 +22,7 @@ fn subject() -> Subject {
             name: "tax-portal".into(),
             uid: Some("0b1c2d3e-0000-4000-8000-000000000001".into()),
         },
-        unit: "市财政局".into(),
+        unit: Some("市财政局".into()),
     }
 }
 
