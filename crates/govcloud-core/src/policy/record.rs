@@ -96,6 +96,14 @@ pub struct Facts {
 /// for an object seen for the first time. The same pure output the controllers turn into
 /// Events, so what is recorded is exactly what was announced.
 pub fn steps(notices: &[Notice], facts: &Facts) -> Vec<Step> {
+    // An object this release cannot read (or one of such a request) is left exactly as
+    // it is: no record either, since recording would write its status.
+    if notices
+        .iter()
+        .any(|n| n.reason == super::unknown::UNKNOWN_PHASE)
+    {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(notices.len() + 1);
     if facts.first_seen {
         out.push(Step {

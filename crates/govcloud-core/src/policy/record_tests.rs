@@ -402,3 +402,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_object_left_untouched_is_not_recorded() {
+    let unknown = [super::unknown::unknown_phase("ResourceChange")];
+    let first = Facts {
+        first_seen: true,
+        ..Facts::default()
+    };
+    assert!(
+        steps(&unknown, &first).is_empty(),
+        "not even Filed: no status write"
+    );
+}
