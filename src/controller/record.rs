@@ -256,6 +256,7 @@ async fn write<K: kube::Resource>(
         match create(&api, &name, &spec).await {
             Ok(()) => {
                 head = Some(record::advance(head.as_ref(), &spec));
+                ctx.metrics.record_writes.inc();
                 i += 1;
             }
             Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 => {
@@ -274,7 +275,6 @@ async fn write<K: kube::Resource>(
             Err(e) => return Err(e),
         }
     }
-    ctx.metrics.record_writes.inc_by(steps.len() as u64);
     Ok(head)
 }
 
