@@ -6,11 +6,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use govcloud_operator::api::{
     ChangePhase, CloudResourceRequest, DataDisposition, ExitPhase, ExitRequest, ExitRequestSpec,
     GovCloudRecord, RecordStatus, RequestClass, RequestPhase, ResourceAmounts, ResourceChange,
@@ -19,10 +17,11 @@ use govcloud_operator::api::{
 use govcloud_operator::policy::record::{self, Facts, Subject};
 use govcloud_operator::policy::record_verify::{Finding, verify};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
 use support::govcloud::*;
-use support::{ControlPlane, Identity, create_namespace, unique_ns, wait_for, wait_until};
+use support::records::*;
+use support::{Identity, wait_for, wait_until};
 
 // slowest seen: a request's exit to Completed in about 8 s; generous margin
 const T: Duration = Duration::from_secs(90);
@@ -30,114 +29,6 @@ const T: Duration = Duration::from_secs(90);
 const FLAGS: &[&str] = &["--record-retention-interval-seconds", "1"];
 /// Tests that kill the shared operator take turns.
 static KILLS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn records(client: &Client, ns: &str) -> Result<Vec<GovCloudRecord>> {
-    Ok(Api::<GovCloudRecord>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await?
-        .items)
-}
-
-/// The records of the subject with `uid`, by sequence (checkpoints left out).
-async fn chain_of(client: &Client, ns: &str, uid: &str) -> Result<Vec<GovCloudRecord>> {
-    let mut out: Vec<_> = records(client, ns)
-        .await?
-        .into_iter()
-        .filter(|r| r.spec.subject.uid == uid && r.spec.checkpoint.is_none())
-        .collect();
-    out.sort_by_key(|r| r.spec.sequence);
-    Ok(out)
-}
-
-fn steps(chain: &[GovCloudRecord]) -> Vec<String> {
-    chain.iter().map(|r| r.spec.step.clone()).collect()
-}
-
-/// Whether `wanted` appears in `all` in this order (other steps may come between).
-fn in_order(all: &[String], wanted: &[&str]) -> bool {
-    let mut it = all.iter();
-    wanted.iter().all(|w| it.any(|s| s == w))
-}
-
-fn contiguous(chain: &[GovCloudRecord]) -> bool {
-    chain
-        .iter()
-        .enumerate()
-        .all(|(i, r)| r.spec.sequence == i as u64 + 1)
-}
-
-/// The plugin binary, built beside this test's `deps/` (`cargo build -p kubectl-govcloud`).
-fn plugin_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    dir.join(format!("kubectl-govcloud{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// `kubectl-govcloud ARGS` as `identity`: (exit code, stdout, stderr).
-async fn plugin(
-    cp: &ControlPlane,
-    identity: Identity,
-    args: &[&str],
-) -> Result<(i32, String, String)> {
-    let binary = plugin_binary();
-    if !binary.is_file() {
-        bail!(
-            "{} is missing: `cargo build -p kubectl-govcloud`",
-            binary.display()
-        );
-    }
-    let mut cmd = tokio::process::Command::new(binary);
-    cmd.args(args)
-        .arg("--kubeconfig")
-        .arg(cp.kubeconfig(identity))
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .context("the plugin did not finish")??;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
-
-async fn approve<K>(cp: &ControlPlane, ns: &str, name: &str) -> Result<()>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(cp.approver().await?, ns);
-    let patch = serde_json::json!({"status": {"approval": {"decision": "Approved", "reviewer": "alice", "comment": "reviewed"}}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await?;
-    Ok(())
-}
-
-async fn namespace_with_policy(
-    cp: &ControlPlane,
-    prefix: &str,
-    tweak: impl FnOnce(&mut serde_json::Value),
-) -> Result<String> {
-    let admin = cp.admin().await?;
-    let ns = unique_ns(prefix);
-    create_namespace(&admin, &ns).await?;
-    fast_policy(&admin, &ns, |p| {
-        p["review"] = serde_json::json!({"acceptWithin": "600s", "decideWithin": "600s"});
-        p["changes"] = serde_json::json!({"reviewWithin": "600s", "applyWithin": "600s", "autoApproveScaleDown": true});
-        p["exit"] = serde_json::json!({"reviewWithin": "600s", "transition": "0s", "submitWithin": "1mo"});
-        tweak(p)
-    })
-    .await?;
-    Ok(ns)
-}
 
 #[tokio::test]
 async fn a_request_life_is_a_chain_that_outlives_it_and_verify_finds_tampering() -> Result<()> {

@@ -24,6 +24,7 @@ pub mod govcloud;
 pub mod helm;
 pub mod operator;
 pub mod prometheus;
+pub mod records;
 pub mod window;
 
 use std::{
