@@ -76,6 +76,13 @@ pub struct RunArgs {
         default_value_t = 86_400
     )]
     pub utilization_interval_seconds: u64,
+    /// How often records past their policy's retention are removed (seconds; SN 31).
+    #[arg(
+        long,
+        env = "GOVCLOUD_RECORD_RETENTION_INTERVAL_SECONDS",
+        default_value_t = 3_600
+    )]
+    pub record_retention_interval_seconds: u64,
     /// Run the controllers (competing for the Lease when `--leader-election`). `false`
     /// serves only health, metrics and the admission webhook: a replica that answers
     /// admission reviews and never reconciles.

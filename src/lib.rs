@@ -21,6 +21,7 @@ pub mod crds;
 pub mod decode;
 pub mod health;
 pub mod metrics;
+pub mod object_metrics;
 pub mod operator;
 pub mod telemetry;
 pub mod watch;

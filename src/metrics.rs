@@ -177,6 +177,10 @@ pub struct Metrics {
     pub orphan_tenants: Gauge,
     /// Time the webhook took to answer one admission review, by kind and operation.
     pub admission: Family<AdmissionLabels, Histogram>,
+    /// GovCloudRecords the operator created (SN 31).
+    pub record_writes: Counter,
+    /// Per-object deadlines and notice conditions, for the chart's alert rules.
+    pub objects: crate::object_metrics::ObjectMetrics,
 }
 
 impl Default for Metrics {
@@ -215,6 +219,13 @@ impl Metrics {
             "admission_duration_seconds",
             "Time the admission webhook took to answer a review",
             admission.clone(),
+        );
+        let record_writes = Counter::default();
+        let objects = crate::object_metrics::ObjectMetrics::register(&mut registry);
+        registry.register(
+            "records_written",
+            "GovCloudRecords created, one per recorded step (SN 31)",
+            record_writes.clone(),
         );
         registry.register(
             "undecodable_objects",
@@ -272,6 +283,8 @@ impl Metrics {
             orphan_tenants,
             decode_failures,
             admission,
+            record_writes,
+            objects,
         }
     }
 

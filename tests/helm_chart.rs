@@ -441,7 +441,7 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
     assert!(violations.is_empty(), "{violations:#?}");
     // Exactly the calls in src/operator.rs and src/controller/ (see operator-rbac.yaml for
     // why each is there); the live test below proves none is missing.
-    let crds = "cloudresourcerequests.govcloud.io,resourcechanges.govcloud.io,exitrequests.govcloud.io,govcloudpolicies.govcloud.io,workcalendars.govcloud.io";
+    let crds = "cloudresourcerequests.govcloud.io,resourcechanges.govcloud.io,exitrequests.govcloud.io,govcloudpolicies.govcloud.io,workcalendars.govcloud.io,govcloudrecords.govcloud.io";
     let mut expected = BTreeSet::new();
     let mut add = |g: &str, rs: &[&str], vs: &[&str], names: &str| {
         for r in rs {
@@ -473,6 +473,14 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
         "",
     );
     add("govcloud.io", &["resourcechanges"], &["create"], "");
+    // The operation record (SN 31): created, read back after a 409, listed and removed by
+    // the retention pass; never updated or watched.
+    add(
+        "govcloud.io",
+        &["govcloudrecords"],
+        &["create", "get", "list", "delete"],
+        "",
+    );
     add(
         "govcloud.io",
         &["cloudresourcerequests"],
@@ -1095,6 +1103,30 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
             "govcloudpolicies",
             None,
             None,
+            false,
+        ),
+        (
+            "create",
+            "govcloud.io",
+            "govcloudrecords",
+            None,
+            tenant_like,
+            true,
+        ),
+        (
+            "update",
+            "govcloud.io",
+            "govcloudrecords",
+            None,
+            tenant_like,
+            false,
+        ),
+        (
+            "patch",
+            "govcloud.io",
+            "govcloudrecords",
+            None,
+            tenant_like,
             false,
         ),
         ("create", "apps", "deployments", None, tenant_like, false),

@@ -252,7 +252,28 @@ async fn putting_a_broken_policy_right_rewrites_only_what_changed() -> anyhow::R
         .await?;
     }
     let (after, rv_after) = read(&api, "one").await?;
-    assert_eq!(after, before, "back to exactly the status it had");
+    let unrecorded = |s: &CloudResourceRequestStatus| CloudResourceRequestStatus {
+        record: None,
+        ..s.clone()
+    };
+    assert_eq!(
+        unrecorded(&after),
+        unrecorded(&before),
+        "back to exactly the status it had"
+    );
+    // Only the record remembers (SN 31): one more step, the policy's loss.
+    let steps = |s: &CloudResourceRequestStatus| {
+        s.record
+            .iter()
+            .flat_map(|r| r.recent.iter().map(|e| e.step.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps(&after).get(steps(&before).len()..),
+        Some(&["PolicyUnavailable".to_string()][..]),
+        "{:?}",
+        after.record
+    );
     tokio::time::sleep(settle).await;
     assert_eq!(
         read(&api, "one").await?.1,

@@ -9,7 +9,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
-use super::{Context, Error, guard, publish, requeue_at, write_status};
+use super::{Context, Error, guard, publish, record, requeue_at, write_status};
 use crate::api::{ChangePhase, CloudResourceRequest, ResourceChange, ResourceChangeStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::change::{ChangeInputs, decide};
@@ -66,7 +66,7 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
                 && c.uid()
                     .is_some_and(|u| applied_uids.contains(&u) && u != uid)
         });
-    let outcome = decide(&ChangeInputs {
+    let mut outcome = decide(&ChangeInputs {
         uid,
         generation: obj.metadata.generation.unwrap_or(0),
         spec: &obj.spec,
@@ -78,6 +78,8 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
         now,
     });
     let api: Api<ResourceChange> = Api::namespaced(ctx.client.clone(), namespace);
+    // The record of the steps first (SN 31).
+    record::change_steps(ctx, obj, &current, &mut outcome.status, &outcome.notices).await?;
     write_status(
         &api,
         name,

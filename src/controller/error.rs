@@ -47,6 +47,9 @@ pub enum Error {
     /// Filing an automatic ResourceChange (an ignored downsize notice) failed.
     #[error("filing the automatic {0} failed: {1}")]
     FileChange(&'static str, #[source] kube::Error),
+    /// Writing, reading or removing a GovCloudRecord (the durable record, SN 31) failed.
+    #[error("recording the step in a {0} failed: {1}")]
+    Record(&'static str, #[source] kube::Error),
     /// An object lacks metadata the API server always sets (name, namespace, uid).
     #[error("object is missing {0}")]
     MissingMetadata(&'static str),
@@ -91,6 +94,7 @@ impl Error {
             Error::Event(..) => "event",
             Error::Deletion(..) => "deletion",
             Error::FileChange(..) => "file-change",
+            Error::Record(..) => "record",
             Error::MissingMetadata(_) => "metadata",
             Error::Serialize(_) => "serialize",
             Error::Panic(_) => "reconcile",
@@ -129,6 +133,7 @@ impl Error {
             Error::Event(..) => "EventFailed",
             Error::Deletion(..) => "DeletionFailed",
             Error::FileChange(..) => "FileChangeFailed",
+            Error::Record(..) => "RecordFailed",
             Error::MissingMetadata(_) => "MissingMetadata",
             Error::Serialize(_) => "SerializeFailed",
             Error::Panic(_) => super::guard::PANICKED,
@@ -149,7 +154,8 @@ impl Error {
             | Error::Status(k, _)
             | Error::Event(k, _)
             | Error::Deletion(k, _)
-            | Error::FileChange(k, _) => Some(k),
+            | Error::FileChange(k, _)
+            | Error::Record(k, _) => Some(k),
             Error::MissingMetadata(_) | Error::Serialize(_) | Error::Panic(_) => None,
         }
     }
@@ -168,7 +174,8 @@ impl Error {
             | Error::Status(_, e)
             | Error::Event(_, e)
             | Error::Deletion(_, e)
-            | Error::FileChange(_, e) => Some(e),
+            | Error::FileChange(_, e)
+            | Error::Record(_, e) => Some(e),
             Error::MissingMetadata(_) | Error::Serialize(_) | Error::Panic(_) => None,
         }
     }

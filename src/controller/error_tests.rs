@@ -69,6 +69,12 @@ fn steps() -> Vec<(Step, &'static str, &'static str, &'static str)> {
             "FileChangeFailed",
             "filing the automatic",
         ),
+        (
+            Error::Record,
+            "record",
+            "RecordFailed",
+            "recording the step",
+        ),
     ]
 }
 

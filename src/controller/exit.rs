@@ -9,7 +9,7 @@ use kube::Api;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{Context, Error, guard, publish, requeue_at, write_status};
+use super::{Context, Error, guard, publish, record, requeue_at, write_status};
 use crate::api::{CloudResourceRequest, ExitRequest, ExitRequestStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::exit::{ExitInputs, decide};
@@ -52,7 +52,7 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
         Some((r, c)) => (Some(&**r), c),
         None => (None, &fallback),
     };
-    let outcome = decide(&ExitInputs {
+    let mut outcome = decide(&ExitInputs {
         generation: obj.metadata.generation.unwrap_or(0),
         filed_at,
         spec: &obj.spec,
@@ -67,6 +67,8 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
         approval: None,
         ..s.clone()
     };
+    // The record of the steps first (SN 31).
+    record::exit_steps(ctx, obj, &current, &mut outcome.status, &outcome.notices).await?;
     write_status(&api, name, Some(&strip(&current)), &strip(&outcome.status)).await?;
     publish(ctx, obj, &outcome.notices).await;
     if outcome.wake_request {

@@ -69,6 +69,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             default_policy: "shanghai".into(),
             max_requeue: Duration::from_secs(300),
             utilization_interval: Duration::from_secs(3600),
+            record_retention_interval: Duration::from_secs(3600),
         },
         stores: crate::controller::Stores {
             policies,

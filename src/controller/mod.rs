@@ -14,6 +14,7 @@ pub mod measure;
 pub mod policy;
 pub mod prometheus;
 pub mod prune;
+pub mod record;
 pub mod request;
 pub mod tenant;
 
@@ -54,6 +55,8 @@ pub struct Config {
     pub max_requeue: Duration,
     /// How often an Active grant's utilization is measured.
     pub utilization_interval: Duration,
+    /// How often the record retention pass runs (SN 31).
+    pub record_retention_interval: Duration,
 }
 
 /// What every reconcile gets.

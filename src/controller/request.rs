@@ -13,7 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::{
-    Context, Error, PolicyLookup, guard, measure, publish, requeue_at, tenant, write_status,
+    Context, Error, PolicyLookup, guard, measure, publish, record, requeue_at, tenant, write_status,
 };
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
@@ -237,6 +237,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         now,
     };
     let mut outcome = decide(&inputs);
+    // Whether this pass's steps are already recorded (before an early status write).
+    let mut recorded_steps = false;
 
     // Apply.
     match &outcome.action {
@@ -264,6 +266,9 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             }
             outcome.status.suspended_replicas = recorded;
             if !running.is_empty() {
+                record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices)
+                    .await?;
+                recorded_steps = true;
                 write_status(
                     &api,
                     name,
@@ -303,7 +308,10 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             Amounts::parse("status.grant", g).unwrap_or_default(),
         );
     }
-    // Status (only when it changed), then Events.
+    // The record of the steps (SN 31), then status (only when it changed), then Events.
+    if !recorded_steps {
+        record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices).await?;
+    }
     write_status(
         &api,
         name,

@@ -125,6 +125,7 @@ pub(super) async fn run_controllers(
             default_policy: args.default_policy.clone(),
             max_requeue: args.max_requeue(),
             utilization_interval: std::time::Duration::from_secs(args.utilization_interval_seconds.max(1)),
+            record_retention_interval: std::time::Duration::from_secs(args.record_retention_interval_seconds.max(1)),
         },
         stores: Stores {
             policies: policies.clone(),
@@ -271,6 +272,12 @@ pub(super) async fn run_controllers(
     ));
     // Utilization measurement, outside the reconcile slots (see controller::measure).
     let measurement = tokio::spawn(measure::run(ctx.clone(), shutdown.clone()));
+    // Records past their retention are removed behind a checkpoint (SN 31).
+    let retention = tokio::spawn(crate::controller::record::run_retention(
+        ctx.clone(),
+        ctx.config.record_retention_interval,
+        shutdown.clone(),
+    ));
     let stop = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {
@@ -359,6 +366,7 @@ pub(super) async fn run_controllers(
     }
     inventory.abort();
     measurement.abort();
+    retention.abort();
     drive_calendars.abort();
     drive_policies.abort();
 }

@@ -18,11 +18,13 @@
 //! works in namespaces of its own ([`unique_ns`]).
 #![allow(dead_code)] // every test binary uses a different subset
 
+pub mod alerting;
 pub mod argocd;
 pub mod govcloud;
 pub mod helm;
 pub mod operator;
 pub mod prometheus;
+pub mod records;
 pub mod window;
 
 use std::{

@@ -77,6 +77,51 @@ pub enum Command {
     Report,
     /// Working-day arithmetic on the statutory calendar.
     Calendar(CalendarArgs),
+    /// The operation record (SN 31): every step of requests, changes and exits, by
+    /// request, unit or period; `audit verify` checks that none was removed or altered.
+    Audit(AuditArgs),
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this request's records (its changes' and exits' included).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub request: Option<String>,
+    /// Only this applicant unit's records.
+    #[arg(long, global = true, value_name = "UNIT")]
+    pub unit: Option<String>,
+    /// From this date (YYYY-MM-DD, Beijing time) or RFC 3339 time on.
+    #[arg(long, global = true, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Through this date (YYYY-MM-DD, the whole day) or up to this RFC 3339 time.
+    #[arg(long, global = true, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// table, csv (for auditors: UTC times, one line per record) or json; default: -o.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<AuditFormat>,
+    /// `verify`: check the chains instead of listing.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+}
+
+/// `audit --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// Aligned columns.
+    Table,
+    /// RFC 4180 CSV with a header line.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// `audit verify`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AuditCommand {
+    /// Check every chain: a record removed or altered other than by retention is reported
+    /// and the exit code is 1. Time filters are ignored (a chain is checked whole).
+    Verify,
 }
 
 /// `approve`.

@@ -11,9 +11,12 @@
 //!   [`calendar_import`]: pure selection, sorting, aggregation, checking and formatting,
 //!   unit-tested without a cluster; [`calendar_run`]: `calendar show` and `import`
 //!   against the cluster.
+//! - [`audit`] (pure) and [`audit_run`]: the operation record, `audit` and `audit verify`.
 //! - [`kind`]: `KIND/NAME` parsing; [`format`]: times, spans, tables; [`zones`]: which
 //!   time zone to show an object's times in.
 
+pub mod audit;
+pub mod audit_run;
 pub mod calendar;
 pub mod calendar_import;
 pub mod calendar_run;
@@ -30,3 +33,6 @@ pub mod zones;
 
 pub use cli::Cli;
 pub use run::{FORBIDDEN_DECIDE, Failure, run};
+
+#[cfg(test)]
+mod audit_tests;

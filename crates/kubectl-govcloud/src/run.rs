@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Describe { target } => describe_cmd(&cli, target).await,
         Command::Report => report_cmd(&cli).await,
         Command::Calendar(args) => calendar_cmd(&cli, args).await,
+        Command::Audit(args) => super::audit_run::run(&cli, args).await,
     }
 }
 
@@ -304,7 +305,13 @@ async fn describe_cmd(cli: &Cli, words: &[String]) -> Result<(), Failure> {
             if cli.output == Output::Json {
                 return print_json(&json!({"request": r, "changes": changes, "exits": exits}));
             }
-            describe::render_request(&r, &changes, &exits, zones.of_request(&r), now)
+            let mut text =
+                describe::render_request(&r, &changes, &exits, zones.of_request(&r), now);
+            // The steps as recorded (SN 31), beyond what Events and conditions remember.
+            text.push_str(
+                &super::audit_run::timeline(client, &ns, &name, zones.of_request(&r)).await,
+            );
+            text
         }
         Kind::Change => {
             let c: ResourceChange = get(client, &ns, &target).await?;

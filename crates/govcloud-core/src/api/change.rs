@@ -187,4 +187,8 @@ pub struct ResourceChangeStatus {
     /// The generation the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The GovCloudRecords of this object: how far they reach, and the latest steps
+    /// (SN 31). Written after the records it reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<super::RecordStatus>,
 }

@@ -19,6 +19,7 @@ mod exit;
 mod granted;
 mod policy;
 mod policy_admission;
+mod record;
 mod request;
 mod tenant_rules;
 
@@ -29,6 +30,7 @@ pub use exit::*;
 pub use granted::*;
 pub use policy::*;
 pub use policy_admission::*;
+pub use record::*;
 pub use request::*;
 pub use tenant_rules::*;
 

@@ -100,6 +100,20 @@ pub struct GovCloudPolicySpec {
     /// default counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenants: Option<super::TenantRules>,
+    /// How long the operator keeps the GovCloudRecords of every step (SN 31).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordRules>,
+}
+
+/// The operation record (SN 31).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordRules {
+    /// Records are removed this long after their step (SN 31: at least one year, the
+    /// default `12mo`); calendar months or days, or seconds/minutes/hours for tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION))]
+    pub retention: Option<String>,
 }
 
 /// Review deadlines.

@@ -27,6 +27,8 @@ pub mod notice;
 pub mod policy_state;
 pub mod provisional;
 pub mod quantity;
+pub mod record;
+pub mod record_verify;
 pub mod request;
 pub mod rules;
 pub mod snapshot;
@@ -46,3 +48,5 @@ mod no_panic_world;
 mod preset_deadlines_change_exit_tests;
 #[cfg(test)]
 mod preset_deadlines_tests;
+#[cfg(test)]
+mod record_tests;
