@@ -28,6 +28,13 @@ use crate::policy::request::{Action, Inputs, PolicyState, TenantState, decide};
 use crate::policy::tenant as tenant_names;
 use crate::policy::utilization;
 
+#[path = "request_downsize.rs"]
+mod downsize;
+use downsize::file_auto_downsize;
+#[path = "request_finalizer.rs"]
+mod finalizer;
+use finalizer::{ensure_finalizer, remove_finalizer};
+
 /// Holds a provisioned request until its tenant namespace is reclaimed.
 pub const FINALIZER: &str = "govcloud.io/tenant-protection";
 /// The kind, for metrics.
@@ -403,118 +410,6 @@ fn wake_capacity_waiters(ctx: &Context) {
         {
             let _ = ctx.wakes.requests.send(ObjectRef::from_obj(r.as_ref()));
         }
-    }
-}
-
-async fn ensure_finalizer(
-    api: &Api<CloudResourceRequest>,
-    req: &CloudResourceRequest,
-) -> Result<(), Error> {
-    if req.finalizers().iter().any(|f| f == FINALIZER) || req.metadata.deletion_timestamp.is_some()
-    {
-        return Ok(());
-    }
-    let mut finalizers = req.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_string());
-    patch_finalizers(api, req, finalizers).await
-}
-
-async fn remove_finalizer(
-    api: &Api<CloudResourceRequest>,
-    req: &CloudResourceRequest,
-) -> Result<(), Error> {
-    if !req.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(());
-    }
-    let finalizers: Vec<String> = req
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    patch_finalizers(api, req, finalizers).await
-}
-
-/// A merge patch carrying the resourceVersion: it fails (409) instead of clobbering a
-/// finalizer someone else added meanwhile.
-async fn patch_finalizers(
-    api: &Api<CloudResourceRequest>,
-    req: &CloudResourceRequest,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let patch = serde_json::json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": req.resource_version() }
-    });
-    match api
-        .patch(
-            &req.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(Error::Finalizer(KIND, e)),
-    }
-}
-
-/// Files the automatic downsize of an ignored optimization notice (onIgnored: Downsize),
-/// once: its name is derived from the notice.
-async fn file_auto_downsize(
-    ctx: &Context,
-    namespace: &str,
-    request: &str,
-    change_name: &str,
-    amounts: &Amounts,
-    status: &CloudResourceRequestStatus,
-) -> Result<(), Error> {
-    if ctx
-        .stores
-        .changes
-        .get(&ObjectRef::new(change_name).within(namespace))
-        .is_some()
-    {
-        return Ok(());
-    }
-    let issued = status
-        .utilization
-        .as_ref()
-        .and_then(|u| u.notice.as_ref())
-        .map(|n| n.issued_at.to_rfc3339())
-        .unwrap_or_default();
-    let mut change = ResourceChange::new(
-        change_name,
-        ResourceChangeSpec {
-            request: request.to_string(),
-            resources: Some(amounts.to_api()),
-            extend_to: None,
-            convert_to: None,
-            reason: Some(format!(
-                "automatic downsize to the observed peak plus 20% headroom: the optimization notice of {issued} was ignored (SN 14, GY 10)"
-            )),
-            justification: None,
-            recurring: false,
-            access_groups: None,
-            zone: None,
-        },
-    );
-    change.metadata.labels =
-        Some([("govcloud.io/automatic".to_string(), "downsize".to_string())].into());
-    let api: Api<ResourceChange> = Api::namespaced(ctx.client.clone(), namespace);
-    match api
-        .create(
-            &PostParams {
-                field_manager: Some(super::FIELD_MANAGER.to_string()),
-                ..Default::default()
-            },
-            &change,
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(Error::FileChange("ResourceChange", e)),
     }
 }
 
