@@ -26,8 +26,8 @@ use kube::{Api, Client, ResourceExt};
 use support::govcloud::*;
 use support::operator::Operator;
 use support::{
-    ControlPlane, apply_crds, apply_yaml, apply_yaml_file, control_plane, create_namespace,
-    repo_root, unique_ns, wait_for, wait_until,
+    ControlPlane, apply_yaml, control_plane, create_namespace, repo_root, unique_ns, wait_for,
+    wait_until,
 };
 use tokio::sync::{OnceCell, RwLock};
 use tokio_rustls::rustls;
@@ -61,30 +61,7 @@ async fn setup() -> Result<&'static Setup> {
         .get_or_try_init(|| async {
             let cp = control_plane()?;
             let admin = cp.admin().await?;
-            apply_crds(&admin).await?;
-            apply_yaml_file(
-                &admin,
-                repo_root().join("charts/govcloud-operator/templates/clusterroles.yaml"),
-            )
-            .await?;
-            apply_yaml(
-                &admin,
-                r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: test-approvers}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-approver}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:approvers"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: test-applicants}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-applicant}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:vendors"}]
-"#,
-                None,
-            )
-            .await?;
+            support::govcloud::install_kinds_and_roles(&admin).await?;
             let _ = create_namespace(&admin, "govcloud-system").await;
             let webhook_port = free_port()?;
             let url = format!("https://127.0.0.1:{webhook_port}");

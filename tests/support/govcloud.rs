@@ -30,30 +30,7 @@ pub async fn installed(operator_flags: &[&str]) -> Result<&'static ControlPlane>
     INSTALLED
         .get_or_try_init(|| async {
             let admin = cp.admin().await?;
-            apply_crds(&admin).await?;
-            apply_yaml_file(
-                &admin,
-                &repo_root().join("charts/govcloud-operator/templates/clusterroles.yaml"),
-            )
-            .await?;
-            apply_yaml(
-                &admin,
-                r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: test-approvers}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-approver}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:approvers"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: test-applicants}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-applicant}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:vendors"}]
-"#,
-                None,
-            )
-            .await?;
+            install_kinds_and_roles(&admin).await?;
             // The operator's own namespace holds its leader Lease.
             let _ = super::create_namespace(&admin, "govcloud-system").await;
             let op = Operator::start(cp, operator_flags)?;
@@ -303,4 +280,34 @@ pub async fn installed_admitting() -> Result<&'static ControlPlane> {
     .await
     .map_err(|e| anyhow!("{e}\n--- operator log ---\n{}", operator_log()))?;
     Ok(cp)
+}
+
+/// The CRDs and the user ClusterRoles, with applicants and approvers bound cluster-wide
+/// (groups `govcloud:vendors` and `govcloud:approvers`).
+pub async fn install_kinds_and_roles(admin: &kube::Client) -> Result<()> {
+    apply_crds(admin).await?;
+    apply_yaml_file(
+        admin,
+        &repo_root().join("charts/govcloud-operator/templates/clusterroles.yaml"),
+    )
+    .await?;
+    apply_yaml(
+        admin,
+        r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: test-approvers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-approver}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:approvers"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: test-applicants}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: govcloud-applicant}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:vendors"}]
+"#,
+        None,
+    )
+    .await?;
+    Ok(())
 }
