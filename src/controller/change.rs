@@ -1,6 +1,7 @@
 //! The ResourceChange reconciler: gather the request and its policy → `policy::change::decide`
-//! → status. Approval wakes the request, which applies the change to its grant and then
-//! wakes this controller to mark it Applied.
+//! → status. Its watch event wakes the request it names, which applies an approved change
+//! to its grant; the request's events wake this controller again (see `dependents`) to
+//! mark it Applied.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::{Context, Error, guard, publish, record, requeue_at, write_status};
-use crate::api::{ChangePhase, CloudResourceRequest, ResourceChange, ResourceChangeStatus};
+use crate::api::{CloudResourceRequest, ResourceChange, ResourceChangeStatus};
 use crate::policy::calendar::Calendar;
 use crate::policy::change::{ChangeInputs, decide};
 
@@ -88,14 +89,6 @@ async fn reconcile_change(obj: &ResourceChange, ctx: &Context) -> Result<Requeue
     )
     .await?;
     publish(ctx, obj, &outcome.notices).await;
-    if outcome.status.phase == Some(ChangePhase::Approved)
-        && current.phase != Some(ChangePhase::Approved)
-    {
-        let _ = ctx
-            .wakes
-            .requests
-            .send(ObjectRef::new(&obj.spec.request).within(namespace));
-    }
     Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))
 }
 

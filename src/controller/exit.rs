@@ -1,6 +1,7 @@
 //! The ExitRequest reconciler: gather the request and its policy → `policy::exit::decide`
-//! → status. When the exit reaches `Reclaiming` it wakes the request, which deletes the
-//! tenant namespace; the request wakes this controller again when it is `Reclaimed`.
+//! → status. Its watch event wakes the request it names (which deletes the tenant
+//! namespace once the exit is `Reclaiming`); the request's events wake this controller
+//! again (see `dependents`), so it sees `Reclaimed`.
 
 use std::sync::Arc;
 
@@ -71,11 +72,5 @@ async fn reconcile_exit(obj: &ExitRequest, ctx: &Context) -> Result<Requeue, Err
     record::exit_steps(ctx, obj, &current, &mut outcome.status, &outcome.notices).await?;
     write_status(&api, name, Some(&strip(&current)), &strip(&outcome.status)).await?;
     publish(ctx, obj, &outcome.notices).await;
-    if outcome.wake_request {
-        let _ = ctx
-            .wakes
-            .requests
-            .send(ObjectRef::new(&obj.spec.request).within(namespace));
-    }
     Ok(requeue_at(outcome.wake_at, now, ctx.config.max_requeue))
 }

@@ -7,6 +7,7 @@ pub mod calendar_wakes;
 pub mod capacity;
 pub mod change;
 pub mod context;
+pub mod dependents;
 pub mod error;
 pub mod exit;
 pub mod guard;

@@ -331,27 +331,8 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
     }
     publish(ctx, req, &outcome.notices).await;
-    // Tell the change and exit controllers what this request did for them.
-    for applied in outcome
-        .status
-        .applied_changes
-        .iter()
-        .skip(current.applied_changes.len())
-    {
-        let _ = ctx
-            .wakes
-            .changes
-            .send(ObjectRef::new(&applied.name).within(namespace));
-    }
-    if outcome.status.phase != current.phase {
-        // Changes and exits judge the request's phase: let them look again.
-        for c in ctx.stores.changes_of(namespace, name) {
-            let _ = ctx.wakes.changes.send(ObjectRef::from_obj(c.as_ref()));
-        }
-        for e in ctx.stores.exits_of(namespace, name) {
-            let _ = ctx.wakes.exits.send(ObjectRef::from_obj(e.as_ref()));
-        }
-    }
+    // The changes and exits waiting on this request are woken by its watch event, once the
+    // store holds the status just written (see `dependents`).
 
     let releases = holds_capacity(Some(&current))
         && (!holds_capacity(Some(&outcome.status)) || outcome.release_finalizer);

@@ -284,6 +284,13 @@ pub(super) async fn run_controllers(
             let _ = rx.changed().await;
         }
     };
+    // Each request event, once its store has it, wakes the changes and exits waiting on it.
+    let dependents = ctx.clone();
+    let request_stream = request_stream.inspect(move |event| {
+        if let Ok(kube::runtime::watcher::Event::Apply(request)) = event {
+            crate::controller::dependents::wake_waiting_on(&dependents, request);
+        }
+    });
     let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .watches_shared_stream(policy_events.clone(), for_policy)
@@ -297,18 +304,28 @@ pub(super) async fn run_controllers(
         .graceful_shutdown_on(stop(&shutdown))
         .run(request::reconcile, request::error_policy, ctx.clone())
         .for_each(|r| log_controller_error(request::KIND, r));
+    // Each change or exit event, once its store has it, also wakes the request it names:
+    // the request applies approved changes and reclaims for exits it reads from the store.
+    let wake_named = wake_tx.clone();
     let change_stream = change_stream.inspect(move |event| {
         if let Ok(event) = event {
             feed(&changes_by_request, event, |c: &ResourceChange| {
                 c.spec.request.as_str()
             });
+            if let kube::runtime::watcher::Event::Apply(change) = event {
+                wake_named_request(&wake_named, change, &change.spec.request);
+            }
         }
     });
+    let wake_named = wake_tx.clone();
     let exit_stream = exit_stream.inspect(move |event| {
         if let Ok(event) = event {
             feed(&exits_by_request, event, |e: &ExitRequest| {
                 e.spec.request.as_str()
             });
+            if let kube::runtime::watcher::Event::Apply(exit) = event {
+                wake_named_request(&wake_named, exit, &exit.spec.request);
+            }
         }
     });
     let change_controller = Controller::for_stream(change_stream.touched_objects(), changes)
@@ -369,6 +386,17 @@ pub(super) async fn run_controllers(
     retention.abort();
     drive_calendars.abort();
     drive_policies.abort();
+}
+
+/// Wakes the request named by `object` (a change or exit in the request's namespace).
+fn wake_named_request<K: kube::Resource>(
+    wake: &crate::controller::Wake<CloudResourceRequest>,
+    object: &K,
+    request: &str,
+) {
+    if let Some(namespace) = object.meta().namespace.as_deref() {
+        let _ = wake.send(ObjectRef::new(request).within(namespace));
+    }
 }
 
 /// How many events of a shared watch wait for its slowest subscriber before the watch

@@ -106,6 +106,15 @@ impl ChangePhase {
             ChangePhase::Unrecognized => "Unrecognized",
         }
     }
+
+    /// Whether nothing the request does can move this change on: decided against, applied,
+    /// or a phase of a newer release that this one leaves alone.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ChangePhase::Applied | ChangePhase::Rejected | ChangePhase::Unrecognized
+        )
+    }
 }
 
 /// The cost effect of a change.

@@ -102,6 +102,15 @@ impl ExitPhase {
             ExitPhase::Unrecognized => "Unrecognized",
         }
     }
+
+    /// Whether nothing the request does can move this exit on: decided against, done, or
+    /// a phase of a newer release that this one leaves alone.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExitPhase::Completed | ExitPhase::Rejected | ExitPhase::Unrecognized
+        )
+    }
 }
 
 /// The deadlines of an exit.

@@ -56,8 +56,6 @@ pub struct ExitOutcome {
     pub status: ExitRequestStatus,
     /// When to look again.
     pub wake_at: Option<DateTime<Utc>>,
-    /// The request must look again (reclamation starts).
-    pub wake_request: bool,
     /// Events to publish.
     pub notices: Vec<Notice>,
 }
@@ -74,7 +72,6 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
         return ExitOutcome {
             status: i.status.clone(),
             wake_at: None,
-            wake_request: false,
             notices: vec![super::unknown::unknown_phase(kind)],
         };
     }
@@ -84,7 +81,6 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut upcoming: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
     let mut deadlines = ExitDeadlines::default();
-    let mut wake_request = false;
     let mut hold_notices = Vec::new();
     let mut gaps = Gaps::default();
 
@@ -92,7 +88,6 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
         return ExitOutcome {
             status: st,
             wake_at: None,
-            wake_request: false,
             notices: vec![],
         };
     }
@@ -111,7 +106,7 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             "Completed",
             "the tenant namespace was reclaimed and billing stopped",
         ));
-        return finish(i, st, wanted, Some(deadlines_of(i.status)), vec![], false);
+        return finish(i, st, wanted, Some(deadlines_of(i.status)), vec![]);
     }
     let invalid = |mut st: ExitRequestStatus, message: String| {
         st.phase = Some(ExitPhase::Invalid);
@@ -119,7 +114,7 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
             Wanted::no(types::READY, "Invalid", "the exit is invalid"),
             Wanted::yes(types::INVALID, "InvalidSpec", message),
         ];
-        finish(i, st, wanted, None, vec![], false)
+        finish(i, st, wanted, None, vec![])
     };
     let Some(request) = i.request else {
         return invalid(
@@ -308,7 +303,6 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
                 ));
             } else {
                 st.phase = Some(ExitPhase::Reclaiming);
-                wake_request = i.status.phase != Some(ExitPhase::Reclaiming);
                 wanted.push(Wanted::no(
                     types::READY,
                     "Reclaiming",
@@ -332,9 +326,8 @@ pub fn decide(i: &ExitInputs<'_>) -> ExitOutcome {
     if let Some(w) = gaps.calendar_incomplete() {
         wanted.push(w);
     }
-    let mut out = finish(i, st, wanted, Some(deadlines), upcoming, wake_request);
+    let mut out = finish(i, st, wanted, Some(deadlines), upcoming);
     out.notices.extend(hold_notices);
-    out.wake_request = wake_request;
     out
 }
 
@@ -379,7 +372,6 @@ fn finish(
     wanted: Vec<Wanted>,
     deadlines: Option<ExitDeadlines>,
     mut upcoming: Vec<(&'static str, DateTime<Utc>)>,
-    wake_request: bool,
 ) -> ExitOutcome {
     st.conditions = conditions::settle(&i.status.conditions, wanted, i.now, i.generation);
     st.observed_generation = Some(i.generation);
@@ -390,7 +382,6 @@ fn finish(
     ExitOutcome {
         status: st,
         wake_at,
-        wake_request,
         notices,
     }
 }

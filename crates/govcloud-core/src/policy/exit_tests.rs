@@ -200,7 +200,6 @@ fn approval_starts_a_transition_then_waits_for_the_backup_then_reclaims() {
         &waiting.status.conditions,
         AWAITING_BACKUP
     ));
-    assert!(!waiting.wake_request);
     let go = run(
         &spec("2026-11-01", true),
         &waiting.status,
@@ -209,7 +208,6 @@ fn approval_starts_a_transition_then_waits_for_the_backup_then_reclaims() {
         ends + chrono::Duration::hours(2),
     );
     assert_eq!(go.status.phase, Some(ExitPhase::Reclaiming));
-    assert!(go.wake_request);
     let done = run(
         &spec("2026-11-01", true),
         &go.status,
@@ -244,7 +242,6 @@ fn a_rejected_exit_leaves_the_request_alone() {
         t(11, 21, 10),
     );
     assert_eq!(out.status.phase, Some(ExitPhase::Rejected));
-    assert!(!out.wake_request);
 }
 
 /// Issue 13: an approved exit retargeted at another request is void until a new
@@ -302,7 +299,6 @@ fn a_retargeted_exit_is_void_and_the_backup_confirmation_is_not() {
         t(11, 20, 12),
     );
     assert_eq!(stale.status.phase, Some(ExitPhase::Submitted));
-    assert!(!stale.wake_request);
     assert!(conditions::is_true(
         &stale.status.conditions,
         types::APPROVAL_STALE

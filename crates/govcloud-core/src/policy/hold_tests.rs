@@ -152,7 +152,6 @@ fn an_exit_ending_in_a_provisional_year_waits_to_wipe() {
     let later = ends + chrono::Duration::days(3);
     let out = exit(&cal, &first.status, later);
     assert_eq!(out.status.phase, Some(ExitPhase::Transition));
-    assert!(!out.wake_request, "the request is not told to reclaim");
     let c = find(&out.status.conditions, types::RECLAIM_HELD).unwrap();
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
@@ -171,7 +170,6 @@ fn an_exit_ending_in_a_provisional_year_waits_to_wipe() {
     loaded.set_year(2027, provisional_year(2027).unwrap());
     let out = exit(&loaded, &first.status, later);
     assert_eq!(out.status.phase, Some(ExitPhase::Reclaiming));
-    assert!(out.wake_request);
     assert!(find(&out.status.conditions, types::RECLAIM_HELD).is_none());
 }
 
@@ -194,7 +192,6 @@ fn an_exits_override_lets_the_wipe_proceed_and_names_who() {
     .approval;
     let out = exit(&cal, &st, ends + chrono::Duration::days(4));
     assert_eq!(out.status.phase, Some(ExitPhase::Reclaiming));
-    assert!(out.wake_request);
     let c = find(&out.status.conditions, types::RECLAIM_HELD).unwrap();
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
