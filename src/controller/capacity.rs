@@ -1,40 +1,74 @@
-//! Pool capacity from what exists (issue 13): the pure index of `policy::capacity` fed by
-//! the stores (granted requests, their approved changes not yet applied, managed tenant
-//! namespaces whose request is gone), one lock per pool, and the ledger of what the
-//! operator itself just wrote that the stores may not show yet.
+//! Pool capacity from what exists (issue 13): the pure index of `policy::capacity`, kept
+//! by the watches' events (requests, their approved changes not yet applied, managed
+//! tenant namespaces whose request is gone), one lock per pool, and the ledger of what
+//! the operator itself just wrote that the stores may not show yet.
+//!
+//! Issue 11: a decision reads the index instead of scanning every request, and the pool
+//! lock covers only the decision and its entry in the ledger, never an API call — so
+//! grants in one pool are decided one at a time but provisioned concurrently.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 
 use super::Context;
-use crate::api::ChangePhase;
-use crate::policy::capacity::{self, CapacityIndex, Holder, TenantNamespace};
+use crate::api::{
+    ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ResourceAmounts, ResourceChange,
+};
+use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, TenantNamespace, Turn};
 use crate::policy::change::{self, GrantChange};
 use crate::policy::quantity::Amounts;
+use crate::policy::tenant::OWNER_UID_ANNOTATION;
 
 /// What the operator itself changed about pool capacity that the store may not show yet
-/// (its watch lags its own writes): grants just written, and requests just released.
+/// (its watch lags its own writes): grants just decided, and requests just released.
 #[derive(Debug, Default)]
 pub struct CapacityLedger {
-    /// Request UID → the grant last written (reserved, or changed by a ResourceChange).
+    /// Request UID → the grant last decided (reserved, or changed by a ResourceChange).
     pub reserved: HashMap<String, Amounts>,
     /// UIDs of requests that released their capacity (reclaimed or deleted); final.
     pub released: HashSet<String>,
 }
 
-/// The capacity state of the running operator: the ledger and one lock per pool, so
+/// The watches whose first list the index needs before a decision may read it.
+#[derive(Debug, Clone, Copy)]
+pub enum Listed {
+    Requests = 0,
+    Changes = 1,
+    Namespaces = 2,
+}
+
+/// The index of every pool and the ledger it is raised by, under one lock.
+#[derive(Debug, Default)]
+pub struct Book {
+    /// Per pool, what each holder holds: the stores, raised to the ledger.
+    pub index: CapacityIndex,
+    /// What this operator decided that the stores may not show yet.
+    pub ledger: CapacityLedger,
+    /// UIDs of the requests in the store (an owner among them makes no orphan).
+    live: HashSet<String>,
+    /// Managed tenant namespaces by the owner UID they carry.
+    owned: HashMap<String, BTreeSet<String>>,
+    /// The owner UID each managed tenant namespace carries.
+    owner_of: HashMap<String, String>,
+    /// Which watches have completed a list since the start.
+    listed: [bool; 3],
+}
+
+/// The capacity state of the running operator: the book and one lock per pool, so
 /// decisions in one pool never wait for another pool's.
 #[derive(Default)]
 pub struct Capacity {
-    ledger: Mutex<CapacityLedger>,
+    book: Mutex<Book>,
     pools: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Capacity {
-    /// Serializes the capacity decisions of pool `pool` (held across the decision and the
-    /// status write that records it).
+    /// Serializes the capacity decisions of pool `pool`: held across a decision and its
+    /// entry in the ledger, released before any API call.
     pub async fn lock_pool(&self, pool: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = self
             .pools
@@ -46,96 +80,288 @@ impl Capacity {
         lock.lock_owned().await
     }
 
-    /// The ledger (never held across an await).
-    pub fn ledger(&self) -> MutexGuard<'_, CapacityLedger> {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    /// The book (never held across an await).
+    pub fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether every watch the index is fed by has listed once (until then no decision
+    /// may count on it: a pool would look emptier than it is).
+    pub fn ready(&self) -> bool {
+        self.book().listed.iter().all(|l| *l)
     }
 }
 
-/// The approved changes not yet applied of every request, by (namespace, request name):
-/// the approved copies only, while the spec still matches them.
-pub fn approved_changes(ctx: &Context) -> HashMap<(String, String), Vec<GrantChange>> {
-    let mut by_request: HashMap<(String, String), Vec<_>> = HashMap::new();
-    let changes = ctx.stores.changes.state();
-    for c in &changes {
-        let Some(status) = c.status.as_ref() else {
-            continue;
-        };
-        let Some(snapshot) = status
-            .approved_spec
-            .as_ref()
-            .filter(|s| status.phase == Some(ChangePhase::Approved) && **s == c.spec)
-        else {
-            continue;
-        };
-        by_request
-            .entry((c.namespace().unwrap_or_default(), snapshot.request.clone()))
-            .or_default()
-            .push((
+/// The approved changes of request `name` not yet applied by `status`: the approved
+/// copies only, while the spec still matches them (issue 13: an edit since voids the
+/// approval).
+pub fn pending_changes(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    status: Option<&CloudResourceRequestStatus>,
+) -> Vec<GrantChange> {
+    let applied: Vec<String> = status
+        .iter()
+        .flat_map(|s| s.applied_changes.iter().map(|a| a.uid.clone()))
+        .collect();
+    let approved: Vec<_> = ctx
+        .stores
+        .changes_of(namespace, name)
+        .into_iter()
+        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved))
+        .collect();
+    let listed: Vec<_> = approved
+        .iter()
+        .filter_map(|c| {
+            let status = c.status.as_ref()?;
+            let snapshot = status
+                .approved_spec
+                .as_ref()
+                .filter(|s| **s == c.spec && s.request == name)?;
+            Some((
                 c.metadata.name.as_deref().unwrap_or_default(),
                 c.metadata.uid.as_deref().unwrap_or_default(),
                 status.decided_at,
                 snapshot,
-            ));
-    }
-    by_request
-        .into_iter()
-        .map(|(k, listed)| (k, change::pending_for(&[], &listed)))
-        .collect()
+            ))
+        })
+        .collect();
+    change::pending_for(&applied, &listed)
 }
 
-/// The index of every pool as the stores and the ledger show it now.
-pub fn index(ctx: &Context) -> CapacityIndex {
-    let requests = ctx.stores.requests.state();
-    let changes = approved_changes(ctx);
-    let ledger = ctx.capacity.ledger();
-    let mut index = CapacityIndex::default();
-    let mut live = BTreeSet::new();
-    for r in &requests {
-        let Some(uid) = r.metadata.uid.as_deref() else {
-            continue;
+/// What request `r` holds as the stores show it, raised to what this operator decided
+/// last while the store lags behind it.
+fn holding(ctx: &Context, book: &Book, r: &CloudResourceRequest) -> Option<(String, Hold)> {
+    let uid = r.metadata.uid.as_deref()?;
+    if book.ledger.released.contains(uid) {
+        return None;
+    }
+    let namespace = r.namespace()?;
+    let pending = pending_changes(ctx, &namespace, &r.name_any(), r.status.as_ref());
+    let hold = capacity::hold(r.status.as_ref(), &pending);
+    let hold = match (hold, book.ledger.reserved.get(uid)) {
+        (Some(h), Some(decided)) => Some(h.at_least(decided)),
+        (h, decided) => h.or_else(|| decided.cloned().map(Hold::fixed)),
+    };
+    hold.map(|h| (ctx.policy_name(r), h))
+}
+
+impl Book {
+    /// Counts request `r` again from the stores and the ledger.
+    fn refresh(&mut self, ctx: &Context, r: &CloudResourceRequest) {
+        let Some(uid) = r.metadata.uid.clone() else {
+            return;
         };
-        live.insert(uid);
-        if ledger.released.contains(uid) {
-            continue;
+        let hold = holding(ctx, self, r);
+        self.index.set_hold(Holder::Request(uid.clone()), hold);
+        if self.live.insert(uid.clone()) {
+            // Its tenant namespaces are no orphans any more.
+            for ns in self.owned.get(&uid).cloned().unwrap_or_default() {
+                self.index.set(Holder::Orphan(ns), None);
+            }
         }
-        let key = (r.namespace().unwrap_or_default(), r.name_any());
-        let applied: Vec<&str> = r
-            .status
+    }
+
+    /// Forgets request `uid`: its namespaces, if any remain, are orphans now.
+    fn forget(&mut self, ctx: &Context, uid: &str) {
+        self.index.set(Holder::Request(uid.to_string()), None);
+        self.live.remove(uid);
+        for ns in self.owned.get(uid).cloned().unwrap_or_default() {
+            self.count_namespace(ctx, &ns);
+        }
+    }
+
+    /// Counts managed tenant namespace `name` again (an orphan, or nothing).
+    fn count_namespace(&mut self, ctx: &Context, name: &str) {
+        let found =
+            ctx.stores
+                .namespaces
+                .get(&ObjectRef::<k8s_openapi::api::core::v1::Namespace>::new(
+                    name,
+                ));
+        let hold = found.as_ref().and_then(|ns| {
+            let live: BTreeSet<&str> = ns
+                .annotations()
+                .get(OWNER_UID_ANNOTATION)
+                .filter(|owner| self.live.contains(owner.as_str()))
+                .map(String::as_str)
+                .into_iter()
+                .collect();
+            capacity::orphan(
+                &TenantNamespace {
+                    name,
+                    labels: ns.labels(),
+                    annotations: ns.annotations(),
+                },
+                &live,
+            )
+        });
+        self.index.set(Holder::Orphan(name.to_string()), hold);
+    }
+
+    /// Counts everything again from the stores (after a watch's list).
+    fn rebuild(&mut self, ctx: &Context) {
+        self.index = CapacityIndex::default();
+        self.live.clear();
+        self.owned.clear();
+        self.owner_of.clear();
+        for ns in ctx.stores.namespaces.state() {
+            if let Some(owner) = ns.annotations().get(OWNER_UID_ANNOTATION) {
+                self.own(ns.name_any(), owner.clone());
+            }
+        }
+        let requests = ctx.stores.requests.state();
+        self.live = requests
             .iter()
-            .flat_map(|s| s.applied_changes.iter().map(|a| a.uid.as_str()))
+            .filter_map(|r| r.metadata.uid.clone())
             .collect();
-        let pending: Vec<GrantChange> = changes
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|c| !applied.contains(&c.uid.as_str()))
-            .cloned()
-            .collect();
-        let held = capacity::held(r.status.as_ref(), &pending);
-        // What this operator wrote last counts too while the store lags behind it.
-        let held = match (held, ledger.reserved.get(uid)) {
-            (Some(h), Some(w)) => Some(capacity::max(&h, w)),
-            (h, w) => h.or_else(|| w.cloned()),
-        };
-        index.set(
-            Holder::Request(uid.to_string()),
-            held.map(|h| (ctx.policy_name(r), h)),
-        );
-    }
-    drop(ledger);
-    for ns in ctx.stores.namespaces.state() {
-        let (labels, annotations) = (ns.labels(), ns.annotations());
-        let tenant = TenantNamespace {
-            name: ns.metadata.name.as_deref().unwrap_or_default(),
-            labels,
-            annotations,
-        };
-        if let Some(hold) = capacity::orphan(&tenant, &live) {
-            index.set(Holder::Orphan(tenant.name.to_string()), Some(hold));
+        for r in &requests {
+            if let Some(uid) = r.metadata.uid.clone() {
+                let hold = holding(ctx, self, r);
+                self.index.set_hold(Holder::Request(uid), hold);
+            }
+        }
+        let names: Vec<String> = self.owned.values().flatten().cloned().collect();
+        for ns in names {
+            self.count_namespace(ctx, &ns);
         }
     }
-    index
+
+    /// Notes that tenant namespace `name` carries owner UID `owner`.
+    fn own(&mut self, name: String, owner: String) {
+        self.owned
+            .entry(owner.clone())
+            .or_default()
+            .insert(name.clone());
+        self.owner_of.insert(name, owner);
+    }
+
+    /// Forgets the owner tenant namespace `name` carried.
+    fn disown(&mut self, name: &str) {
+        if let Some(owner) = self.owner_of.remove(name)
+            && let Some(owned) = self.owned.get_mut(&owner)
+        {
+            owned.remove(name);
+            if owned.is_empty() {
+                self.owned.remove(&owner);
+            }
+        }
+    }
+
+    /// Marks `watch` listed and counts everything again.
+    fn listed(&mut self, ctx: &Context, watch: Listed) {
+        self.listed[watch as usize] = true;
+        self.rebuild(ctx);
+    }
+}
+
+/// Keeps the index in step with a request watch event (its store already has it).
+pub fn on_request(ctx: &Context, event: &watcher::Event<CloudResourceRequest>) {
+    let mut book = ctx.capacity.book();
+    match event {
+        watcher::Event::Apply(r) => book.refresh(ctx, r),
+        watcher::Event::Delete(r) => {
+            if let Some(uid) = r.metadata.uid.as_deref() {
+                book.forget(ctx, uid);
+            }
+        }
+        watcher::Event::InitDone => book.listed(ctx, Listed::Requests),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+/// Keeps the index in step with a change watch event: the request it names counts its
+/// approved changes again.
+pub fn on_change(ctx: &Context, event: &watcher::Event<ResourceChange>) {
+    let mut book = ctx.capacity.book();
+    match event {
+        watcher::Event::Apply(c) | watcher::Event::Delete(c) => {
+            let Some(namespace) = c.namespace() else {
+                return;
+            };
+            let mut named = vec![c.spec.request.clone()];
+            if let Some(approved) = c.status.as_ref().and_then(|s| s.approved_spec.as_ref())
+                && approved.request != c.spec.request
+            {
+                named.push(approved.request.clone());
+            }
+            for name in named {
+                let key = ObjectRef::<CloudResourceRequest>::new(&name).within(&namespace);
+                if let Some(r) = ctx.stores.requests.get(&key) {
+                    book.refresh(ctx, &r);
+                }
+            }
+        }
+        watcher::Event::InitDone => book.listed(ctx, Listed::Changes),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+/// Keeps the index in step with a managed-namespace watch event.
+pub fn on_namespace(ctx: &Context, event: &watcher::Event<k8s_openapi::api::core::v1::Namespace>) {
+    let mut book = ctx.capacity.book();
+    match event {
+        watcher::Event::Apply(ns) | watcher::Event::Delete(ns) => {
+            let name = ns.name_any();
+            book.disown(&name);
+            if matches!(event, watcher::Event::Apply(_))
+                && let Some(owner) = ns.annotations().get(OWNER_UID_ANNOTATION)
+            {
+                book.own(name.clone(), owner.clone());
+            }
+            book.count_namespace(ctx, &name);
+        }
+        watcher::Event::InitDone => book.listed(ctx, Listed::Namespaces),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+/// What pool `pool` has in use by everyone but request `uid`, for a decision about its
+/// `pending` approved changes (none: a new grant, after every approved scale-up; else the
+/// earliest one's turn: scale-ups approved later do not count against it).
+pub fn in_use(ctx: &Context, pool: &str, uid: &str, pending: &[GrantChange]) -> Amounts {
+    let me = Holder::Request(uid.to_string());
+    let book = ctx.capacity.book();
+    match pending.iter().map(Turn::of).min() {
+        Some(turn) => book.index.in_use_before(pool, &me, &turn),
+        None => book.index.in_use(pool, &me),
+    }
+}
+
+/// Records the grant just decided for request `r` (before any write reports it): called
+/// under its pool's lock, so the next decision in the pool counts it. Should a later
+/// write of this pass fail, the entry stays (the pool errs on the full side) until the
+/// request's next decision replaces it.
+pub fn decided(
+    ctx: &Context,
+    r: &CloudResourceRequest,
+    before: Option<&ResourceAmounts>,
+    after: Option<&ResourceAmounts>,
+) {
+    let Some(uid) = r.metadata.uid.clone() else {
+        return;
+    };
+    let mut book = ctx.capacity.book();
+    match after {
+        Some(grant) if after != before => {
+            let amounts = Amounts::parse("status.grant", grant).unwrap_or_default();
+            book.ledger.reserved.insert(uid, amounts);
+        }
+        // Nothing granted: a reservation of an earlier attempt whose write failed no
+        // longer holds anything.
+        None if book.ledger.reserved.remove(&uid).is_some() => {}
+        _ => return,
+    }
+    book.refresh(ctx, r);
+}
+
+/// Request `uid` released its capacity (reclaimed or deleted): final.
+pub fn released(ctx: &Context, uid: &str) {
+    let mut book = ctx.capacity.book();
+    book.ledger.reserved.remove(uid);
+    book.ledger.released.insert(uid.to_string());
+    book.index.set(Holder::Request(uid.to_string()), None);
 }
 
 /// Condition of a GovCloudPolicy: managed tenant namespaces whose request is gone still
@@ -174,7 +400,8 @@ pub fn orphan_condition(
 /// Sets the orphan metric (a count, no object names) and wakes every policy whose
 /// `OrphanTenants` condition no longer says what the stores show.
 pub fn report_orphans(ctx: &Context, wake: &super::Wake<crate::api::GovCloudPolicy>) {
-    let index = index(ctx);
+    let book = ctx.capacity.book();
+    let index = &book.index;
     let total: usize = index.orphan_counts().values().sum();
     ctx.metrics
         .orphan_tenants
@@ -186,7 +413,7 @@ pub fn report_orphans(ctx: &Context, wake: &super::Wake<crate::api::GovCloudPoli
             .as_ref()
             .map(|s| s.conditions.as_slice())
             .unwrap_or_default();
-        let wanted = orphan_condition(&index, &name, current);
+        let wanted = orphan_condition(index, &name, current);
         let says = crate::policy::conditions::find(current, ORPHAN_TENANTS)
             .map(|c| (c.status == "True", c.message.clone()));
         let should = wanted.map(|w| (w.status, w.message));

@@ -145,6 +145,8 @@ impl Context {
     /// Invalid for a "missing" policy), so reconciles wait. Checked without awaiting: a
     /// reconcile that waited would hold one of the controller's slots, and with every slot
     /// waiting the controller would stop reading the very watches that fill the stores.
+    /// The capacity index counts once its watches have listed (a pool must not look
+    /// emptier than it is).
     pub fn stores_ready(&self) -> bool {
         fn ready<K: Resource + Clone + 'static>(store: &Store<K>) -> bool
         where
@@ -162,6 +164,7 @@ impl Context {
             && ready(&self.stores.changes)
             && ready(&self.stores.exits)
             && ready(&self.stores.namespaces)
+            && self.capacity.ready()
     }
 
     /// The rules and calendar of policy `name`, resolved once per version of the policy

@@ -48,7 +48,7 @@ async fn reconcile_policy(obj: &GovCloudPolicy, ctx: &Context) -> Result<Requeue
     let mut wanted = wanted;
     // Issue 13: tenants whose request is gone still count against this pool; said here.
     wanted.extend(super::capacity::orphan_condition(
-        &super::capacity::index(ctx),
+        &ctx.capacity.book().index,
         name,
         &current.conditions,
     ));

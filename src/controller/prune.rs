@@ -85,7 +85,7 @@ pub async fn prune(ctx: &Context) {
         .chain(ctx.stores.policies.state().iter().filter_map(|p| p.uid()))
         .collect();
     let live = Live::of(&ctx.stores.requests.state(), others);
-    let mut ledger = ctx.capacity.ledger();
+    let mut book = ctx.capacity.book();
     let dropped = live.apply(
         &mut ctx
             .objects
@@ -102,9 +102,9 @@ pub async fn prune(ctx: &Context) {
             .retries
             .lock()
             .unwrap_or_else(|p| p.into_inner()),
-        &mut ledger,
+        &mut book.ledger,
     );
-    drop(ledger);
+    drop(book);
     if dropped > 0 {
         tracing::debug!(dropped, "forgot the bookkeeping of objects that are gone");
     }

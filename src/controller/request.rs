@@ -16,11 +16,10 @@ use super::{
     Context, Error, PolicyLookup, guard, measure, publish, record, requeue_at, tenant, write_status,
 };
 use crate::api::{
-    ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase,
-    ResourceChange, ResourceChangeSpec,
+    CloudResourceRequest, CloudResourceRequestStatus, ExitPhase, RequestPhase, ResourceChange,
+    ResourceChangeSpec,
 };
 use crate::policy::capacity::holds_capacity;
-use crate::policy::change;
 use crate::policy::conditions::{self, types};
 use crate::policy::exit::binding as exit_binding;
 use crate::policy::quantity::Amounts;
@@ -135,55 +134,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     };
 
     // Gather: approved ResourceChanges not yet in the grant.
-    let applied: Vec<String> = current
-        .applied_changes
-        .iter()
-        .map(|a| a.uid.clone())
-        .collect();
-    // Issue 13: only the copy of the spec that was approved is applied, and only while
-    // the spec is still that copy (an edit since voids the approval).
-    let approved: Vec<_> = ctx
-        .stores
-        .changes_of(namespace, name)
-        .into_iter()
-        .filter(|c| c.status.as_ref().and_then(|s| s.phase) == Some(ChangePhase::Approved))
-        .collect();
-    let listed: Vec<_> = approved
-        .iter()
-        .filter_map(|c| {
-            let status = c.status.as_ref()?;
-            let snapshot = status
-                .approved_spec
-                .as_ref()
-                .filter(|s| **s == c.spec && s.request == name)?;
-            Some((
-                c.metadata.name.as_deref().unwrap_or_default(),
-                c.metadata.uid.as_deref().unwrap_or_default(),
-                status.decided_at,
-                snapshot,
-            ))
-        })
-        .collect();
-    let pending_changes = change::pending_for(&applied, &listed);
-
-    // Gather: capacity in use in this request's pool by everyone else — grants, approved
-    // changes not yet applied, orphan tenant namespaces (issue 13). Decisions that may
-    // take capacity (a new grant, a change) are serialized per pool.
-    let reserving = (current.grant.is_none() || !pending_changes.is_empty())
-        && matches!(&lookup, PolicyLookup::Ready(r, _) if r.capacity.is_some());
-    let guard = if reserving {
-        Some(ctx.capacity.lock_pool(&policy_name).await)
-    } else {
-        None
-    };
-    let in_use = if reserving {
-        super::capacity::index(ctx).in_use(
-            &policy_name,
-            &crate::policy::capacity::Holder::Request(uid.to_string()),
-        )
-    } else {
-        Amounts::default()
-    };
+    let pending_changes = super::capacity::pending_changes(ctx, namespace, name, Some(&current));
 
     // Gather: an approved exit whose transition is over asks for reclamation.
     // Issue 13: by the approved copy of the exit only, while the spec still matches it
@@ -220,6 +171,23 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         .get(utilization::OBJECTION_ANNOTATION)
         .map(String::as_str);
 
+    // Gather: capacity in use in this request's pool by everyone else — grants, approved
+    // changes not yet applied, orphan tenant namespaces (issue 13). Decisions that may
+    // take capacity (a new grant, a change) are serialized per pool, the lock held only
+    // until the decision is in the ledger (issue 11: never across an API call).
+    let reserving = (current.grant.is_none() || !pending_changes.is_empty())
+        && matches!(&lookup, PolicyLookup::Ready(r, _) if r.capacity.is_some());
+    let guard = if reserving {
+        Some(ctx.capacity.lock_pool(&policy_name).await)
+    } else {
+        None
+    };
+    let in_use = if reserving {
+        super::capacity::in_use(ctx, &policy_name, uid, &pending_changes)
+    } else {
+        Amounts::default()
+    };
+
     // Decide.
     let inputs = Inputs {
         name,
@@ -244,6 +212,14 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         now,
     };
     let mut outcome = decide(&inputs);
+    // The grant decided counts at once, before any write reports it.
+    super::capacity::decided(
+        ctx,
+        req,
+        current.grant.as_ref(),
+        outcome.status.grant.as_ref(),
+    );
+    drop(guard);
     // Whether this pass's steps are already recorded (before an early status write).
     let mut recorded_steps = false;
 
@@ -305,16 +281,6 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         }
     }
 
-    // The grant written (reserved, or changed by a change) counts at once, before the
-    // store shows it.
-    if let Some(g) = outcome.status.grant.as_ref()
-        && outcome.status.grant != current.grant
-    {
-        ctx.capacity.ledger().reserved.insert(
-            uid.to_string(),
-            Amounts::parse("status.grant", g).unwrap_or_default(),
-        );
-    }
     // The record of the steps (SN 31), then status (only when it changed), then Events.
     if !recorded_steps {
         record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices).await?;
@@ -326,7 +292,6 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         &without_approval(&outcome.status),
     )
     .await?;
-    drop(guard);
     if !outcome.notices.is_empty() {
         tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
     }
@@ -351,10 +316,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             .remove(uid);
     }
     if releases {
-        let mut ledger = ctx.capacity.ledger();
-        ledger.reserved.remove(uid);
-        ledger.released.insert(uid.to_string());
-        drop(ledger);
+        super::capacity::released(ctx, uid);
         wake_capacity_waiters(ctx);
     }
     if let Some((change_name, amounts)) = &outcome.downsize {

@@ -285,10 +285,20 @@ pub(super) async fn run_controllers(
         }
     };
     // Each request event, once its store has it, wakes the changes and exits waiting on it.
+    // It also keeps the capacity index in step (issue 11: no scan per decision).
     let dependents = ctx.clone();
     let request_stream = request_stream.inspect(move |event| {
-        if let Ok(kube::runtime::watcher::Event::Apply(request)) = event {
-            crate::controller::dependents::wake_waiting_on(&dependents, request);
+        if let Ok(event) = event {
+            crate::controller::capacity::on_request(&dependents, event);
+            if let kube::runtime::watcher::Event::Apply(request) = event {
+                crate::controller::dependents::wake_waiting_on(&dependents, request);
+            }
+        }
+    });
+    let counted = ctx.clone();
+    let namespace_stream = namespace_stream.inspect(move |event| {
+        if let Ok(event) = event {
+            crate::controller::capacity::on_namespace(&counted, event);
         }
     });
     let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
@@ -307,11 +317,13 @@ pub(super) async fn run_controllers(
     // Each change or exit event, once its store has it, also wakes the request it names:
     // the request applies approved changes and reclaims for exits it reads from the store.
     let wake_named = wake_tx.clone();
+    let counted = ctx.clone();
     let change_stream = change_stream.inspect(move |event| {
         if let Ok(event) = event {
             feed(&changes_by_request, event, |c: &ResourceChange| {
                 c.spec.request.as_str()
             });
+            crate::controller::capacity::on_change(&counted, event);
             if let kube::runtime::watcher::Event::Apply(change) = event {
                 wake_named_request(&wake_named, change, &change.spec.request);
             }

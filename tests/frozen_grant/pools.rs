@@ -96,6 +96,56 @@ async fn two_approved_scale_ups_cannot_overcommit_a_pool() -> anyhow::Result<()>
     Ok(())
 }
 
+/// Issue 11: grants in one pool are decided one at a time but provisioned concurrently
+/// (the pool lock is released before any API call); decisions racing for the last room
+/// still never overcommit it.
+#[tokio::test]
+async fn approvals_racing_for_a_pool_fill_it_exactly() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = pooled(cp, "fg-race", "20").await?;
+    let names = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"];
+    for name in names {
+        file(
+            &admin,
+            &ns,
+            name,
+            request_spec(&ns, RequestClass::Production, "4"),
+        )
+        .await?;
+    }
+    // Approved back to back: the decisions race for the pool's last 4 vCPUs.
+    for name in names {
+        decide(cp, &ns, name, "Approved", "ok").await?;
+    }
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    wait_for(T, "5 Active, 2 waiting for capacity", || async {
+        let (mut active, mut waiting) = (0, 0);
+        for r in requests.list(&Default::default()).await? {
+            if r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Active) {
+                active += 1;
+            } else if condition(&r, "InsufficientCapacity").is_some_and(|c| c.status == "True") {
+                waiting += 1;
+            }
+        }
+        Ok((active == 5 && waiting == 2).then_some(()))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    let twenty = rust_decimal::Decimal::from(20);
+    let until = std::time::Instant::now() + HOLD;
+    while std::time::Instant::now() < until {
+        let granted = granted_cpu(&admin, &ns).await?;
+        assert!(
+            granted <= twenty,
+            "pool overcommitted: {granted} of 20 granted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(granted_cpu(&admin, &ns).await?, twenty);
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_orphan_tenant_namespace_still_counts_and_is_reported() -> anyhow::Result<()> {
     let cp = installed(&[]).await?;

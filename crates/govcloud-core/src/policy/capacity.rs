@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use chrono::{DateTime, Utc};
+
 use super::change::GrantChange;
 use super::quantity::{Amounts, ResourceKind, format_quantity, parse_quantity};
 use crate::api::CloudResourceRequestStatus;
@@ -24,13 +26,64 @@ pub fn holds_capacity(status: Option<&CloudResourceRequestStatus>) -> bool {
     })
 }
 
-/// What a request holds of its pool: its grant, raised kind by kind to every approved
-/// change not yet applied (an approved scale-up holds its room before it is applied, so
-/// two approved scale-ups cannot both count on the same room). `None`: it holds nothing.
-pub fn held(
-    status: Option<&CloudResourceRequestStatus>,
-    approved: &[GrantChange],
-) -> Option<Amounts> {
+/// An approved scale-up's turn: approved scale-ups take their room in the order they
+/// were approved (ties by UID), so two that each fit alone but not together never wait
+/// for each other — the earlier one counts only the raises approved before it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Turn {
+    decided_at: DateTime<Utc>,
+    uid: String,
+}
+
+impl Turn {
+    /// The turn of change `c` (one without a decision time comes last).
+    pub fn of(c: &GrantChange) -> Self {
+        Turn {
+            decided_at: c.decided_at.unwrap_or(DateTime::<Utc>::MAX_UTC),
+            uid: c.uid.clone(),
+        }
+    }
+}
+
+/// What a holder holds of its pool: a grant, and the raises of its approved changes not
+/// yet applied, each with its turn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hold {
+    /// The grant (or an orphan namespace's recorded grant).
+    pub grant: Amounts,
+    /// The grant raised by each approved change, with that change's turn.
+    pub raises: Vec<(Turn, Amounts)>,
+}
+
+impl Hold {
+    /// A hold with no pending raises.
+    pub fn fixed(grant: Amounts) -> Self {
+        Hold {
+            grant,
+            raises: Vec::new(),
+        }
+    }
+
+    /// What it holds for a decision taking its turn at `before`: the grant, raised kind
+    /// by kind to every raise approved earlier (`None`: to every raise).
+    pub fn counted(&self, before: Option<&Turn>) -> Amounts {
+        self.raises
+            .iter()
+            .filter(|(turn, _)| before.is_none_or(|b| turn < b))
+            .fold(self.grant.clone(), |held, (_, raised)| max(&held, raised))
+    }
+
+    /// The same, its grant raised to at least `floor` (what the operator just decided).
+    pub fn at_least(mut self, floor: &Amounts) -> Self {
+        self.grant = max(&self.grant, floor);
+        self
+    }
+}
+
+/// What a request holds of its pool: its grant and, kind by kind, every approved change
+/// not yet applied (an approved scale-up holds its room before it is applied, so two
+/// approved scale-ups cannot both count on the same room). `None`: it holds nothing.
+pub fn hold(status: Option<&CloudResourceRequestStatus>, approved: &[GrantChange]) -> Option<Hold> {
     if !holds_capacity(status) {
         return None;
     }
@@ -38,9 +91,19 @@ pub fn held(
         .and_then(|s| s.grant.as_ref())
         .and_then(|g| Amounts::parse("status.grant", g).ok())
         .unwrap_or_default();
-    Some(approved.iter().fold(grant.clone(), |held, c| {
-        max(&held, &grant.overlay(&c.resources))
-    }))
+    let raises = approved
+        .iter()
+        .map(|c| (Turn::of(c), grant.overlay(&c.resources)))
+        .collect();
+    Some(Hold { grant, raises })
+}
+
+/// What a request holds of its pool, every approved change counted.
+pub fn held(
+    status: Option<&CloudResourceRequestStatus>,
+    approved: &[GrantChange],
+) -> Option<Amounts> {
+    hold(status, approved).map(|h| h.counted(None))
 }
 
 /// Kind by kind, the larger.
@@ -126,13 +189,18 @@ pub fn orphan(
 /// Per pool, what each holder holds. Updated holder by holder as the watches report.
 #[derive(Debug, Default, Clone)]
 pub struct CapacityIndex {
-    pools: HashMap<String, BTreeMap<Holder, Amounts>>,
+    pools: HashMap<String, BTreeMap<Holder, Hold>>,
     pool_of: HashMap<Holder, String>,
 }
 
 impl CapacityIndex {
-    /// Records what `holder` holds now (`None`: nothing, e.g. reclaimed or gone).
+    /// Records what `holder` holds now, with no pending raises (`None`: nothing).
     pub fn set(&mut self, holder: Holder, hold: Option<(String, Amounts)>) {
+        self.set_hold(holder, hold.map(|(pool, a)| (pool, Hold::fixed(a))));
+    }
+
+    /// Records what `holder` holds now (`None`: nothing, e.g. reclaimed or gone).
+    pub fn set_hold(&mut self, holder: Holder, hold: Option<(String, Hold)>) {
         if let Some(old) = self.pool_of.remove(&holder)
             && let Some(p) = self.pools.get_mut(&old)
         {
@@ -141,23 +209,36 @@ impl CapacityIndex {
                 self.pools.remove(&old);
             }
         }
-        if let Some((pool, amounts)) = hold {
+        if let Some((pool, held)) = hold {
             self.pools
                 .entry(pool.clone())
                 .or_default()
-                .insert(holder.clone(), amounts);
+                .insert(holder.clone(), held);
             self.pool_of.insert(holder, pool);
         }
     }
 
-    /// What pool `pool` has in use by everyone but `except`.
+    /// What pool `pool` has in use by everyone but `except`, every approved raise counted
+    /// (for a new grant: it comes after every approved scale-up).
     pub fn in_use(&self, pool: &str, except: &Holder) -> Amounts {
+        self.counted(pool, except, None)
+    }
+
+    /// What pool `pool` has in use by everyone but `except` for a scale-up taking its
+    /// turn at `turn`: the raises approved later do not count against it.
+    pub fn in_use_before(&self, pool: &str, except: &Holder, turn: &Turn) -> Amounts {
+        self.counted(pool, except, Some(turn))
+    }
+
+    fn counted(&self, pool: &str, except: &Holder, before: Option<&Turn>) -> Amounts {
         self.pools
             .get(pool)
             .into_iter()
             .flatten()
             .filter(|(h, _)| *h != except)
-            .fold(Amounts::default(), |sum, (_, a)| sum.plus(a))
+            .fold(Amounts::default(), |sum, (_, held)| {
+                sum.plus(&held.counted(before))
+            })
     }
 
     /// The orphan tenant namespaces counted in `pool`, by name.

@@ -28,6 +28,7 @@ fn change(n: &str) -> GrantChange {
     GrantChange {
         name: format!("to-{n}"),
         uid: format!("c-{n}"),
+        decided_at: None,
         resources: cpu(n),
         extend_to: None,
         convert_to: None,
@@ -138,4 +139,41 @@ fn the_grant_annotation_round_trips() {
     );
     assert_eq!(parse_grant_annotation(&grant_annotation(&g)), g);
     assert_eq!(parse_grant_annotation("garbage,cpu=x"), Amounts::default());
+}
+
+#[test]
+fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
+    // Pool of 20: a and b hold 8 each; each has an approved scale-up to 12, a's first.
+    // Counting every raise, each would wait for the other forever.
+    let at = |s: &str| Some(s.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    let mut grow_a = change("12");
+    grow_a.uid = "c-a".into();
+    grow_a.decided_at = at("2026-11-30T09:00:00Z");
+    let mut grow_b = change("12");
+    grow_b.uid = "c-b".into();
+    grow_b.decided_at = at("2026-11-30T09:00:05Z");
+    let (a, b) = (Holder::Request("a".into()), Holder::Request("b".into()));
+    let mut index = CapacityIndex::default();
+    let hold_of = |c: &GrantChange| hold(Some(&granted("8")), std::slice::from_ref(c));
+    index.set_hold(a.clone(), hold_of(&grow_a).map(|h| ("p".into(), h)));
+    index.set_hold(b.clone(), hold_of(&grow_b).map(|h| ("p".into(), h)));
+    let pool = cpu("20");
+    let fits = |in_use: Amounts| in_use.plus(&cpu("12")).exceeding(&pool).is_empty();
+    assert!(
+        fits(index.in_use_before("p", &a, &Turn::of(&grow_a))),
+        "a was approved first: b's later raise does not count against it"
+    );
+    assert!(
+        !fits(index.in_use_before("p", &b, &Turn::of(&grow_b))),
+        "b comes after a: a's raise counts"
+    );
+    // A new grant comes after every approved scale-up.
+    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("24"));
+    // Without a decision time a change comes last; equal times go by UID.
+    let mut undated = grow_a.clone();
+    undated.decided_at = None;
+    assert!(Turn::of(&grow_b) < Turn::of(&undated));
+    let mut same_time = grow_b.clone();
+    same_time.decided_at = grow_a.decided_at;
+    assert!(Turn::of(&grow_a) < Turn::of(&same_time));
 }

@@ -68,6 +68,8 @@ pub struct GrantChange {
     pub name: String,
     /// The change's UID.
     pub uid: String,
+    /// When it was approved (approved scale-ups take their room in this order).
+    pub decided_at: Option<DateTime<Utc>>,
     /// New amounts for the kinds listed.
     pub resources: Amounts,
     /// New expiry date.
@@ -478,6 +480,7 @@ pub fn pending_for(
                 GrantChange {
                     name: (*name).to_string(),
                     uid: (*uid).to_string(),
+                    decided_at: *decided,
                     resources,
                     extend_to,
                     convert_to: spec.convert_to,

@@ -81,6 +81,7 @@ fn only_an_approved_change_moves_groups_and_zone() {
     w.changes = vec![GrantChange {
         name: "access".into(),
         uid: "c1".into(),
+        decided_at: None,
         resources: Amounts::default(),
         extend_to: None,
         convert_to: None,

@@ -220,6 +220,7 @@ fn approved_changes_fold_into_the_grant_in_order() {
         GrantChange {
             name: "grow".into(),
             uid: "c1".into(),
+            decided_at: None,
             resources: amounts("16"),
             extend_to: None,
             convert_to: None,
@@ -229,6 +230,7 @@ fn approved_changes_fold_into_the_grant_in_order() {
         GrantChange {
             name: "trim".into(),
             uid: "c2".into(),
+            decided_at: None,
             resources: amounts("12"),
             extend_to: None,
             convert_to: Some(RequestClass::Production),
@@ -294,6 +296,7 @@ fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
     w.changes = vec![GrantChange {
         name: "extend".into(),
         uid: "c1".into(),
+        decided_at: None,
         resources: Amounts::default(),
         extend_to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
         convert_to: None,
