@@ -262,7 +262,34 @@ async fn main() -> Result<()> {
         p50.as_secs_f64() * 1000.0,
         p99.as_secs_f64() * 1000.0
     );
-    // Let the single requests' allocation figures land before the quiet period starts.
+    // Let the single requests' allocation figures land before the quiet period starts: a
+    // tenant is first measured 30 s after it turns Active (FIRST_MEASUREMENT_AFTER), once
+    // its quota shows what is used — a write of convergence, not of a quiet cluster.
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &namespaces[0]);
+    let measuring = Instant::now();
+    loop {
+        let unmeasured = requests
+            .list(&Default::default())
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("single-"))
+            })
+            .filter(|r| {
+                r.status
+                    .as_ref()
+                    .and_then(|s| s.utilization.as_ref())
+                    .is_none()
+            })
+            .count();
+        if unmeasured == 0 || measuring.elapsed() > Duration::from_secs(180) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let mut last = writes(&api_requests());
     let mut still_since = Instant::now();
     while still_since.elapsed() < SETTLE {
@@ -274,10 +301,22 @@ async fn main() -> Result<()> {
     }
 
     // Quiet period.
-    let before = writes(&api_requests());
+    let quiet_start = api_requests();
+    let before = writes(&quiet_start);
     tokio::time::sleep(Duration::from_secs(a.quiet)).await;
     peak_rss = peak_rss.max(peak_rss_kib());
-    let quiet_writes = writes(&api_requests()) - before;
+    let after_quiet = api_requests();
+    let quiet_writes = writes(&after_quiet) - before;
+    if quiet_writes > 0 {
+        // Which writes broke the quiet, by verb and resource (a diagnosis, not a figure).
+        for ((verb, resource), n) in &after_quiet {
+            let was = quiet_start.get(&(verb.clone(), resource.clone())).copied();
+            let grew = n - was.unwrap_or(0);
+            if grew > 0 && writes(&BTreeMap::from([((verb.clone(), resource.clone()), grew)])) > 0 {
+                eprintln!("[bench] quiet-period writes: {grew} {verb} {resource}");
+            }
+        }
+    }
 
     // Cold restart: a new process passes over every request.
     with_operator(|o| o.terminate(Duration::from_secs(30))).transpose()?;
