@@ -54,7 +54,7 @@ pub async fn run(cli: &Cli, args: &AuditArgs) -> Result<(), Failure> {
             match format {
                 AuditFormat::Json => print_json(&audit::to_json(&selected)),
                 AuditFormat::Csv => {
-                    print!("{}", audit::render_csv(&selected));
+                    crate::out::print(&audit::render_csv(&selected));
                     Ok(())
                 }
                 AuditFormat::Table if selected.is_empty() => {
@@ -62,7 +62,7 @@ pub async fn run(cli: &Cli, args: &AuditArgs) -> Result<(), Failure> {
                     Ok(())
                 }
                 AuditFormat::Table => {
-                    print!("{}", audit::render_table(&selected, zone));
+                    crate::out::print(&audit::render_table(&selected, zone));
                     Ok(())
                 }
             }
@@ -72,7 +72,7 @@ pub async fn run(cli: &Cli, args: &AuditArgs) -> Result<(), Failure> {
             let reports = audit::verify_records(&records, &anchors, &filter);
             match format {
                 AuditFormat::Json => print_json(&audit::verdict_json(&reports))?,
-                _ => print!("{}", audit::render_verdict(&reports)),
+                _ => crate::out::print(&audit::render_verdict(&reports)),
             }
             let broken = reports.iter().filter(|r| !r.intact()).count();
             if broken == 0 {

@@ -67,7 +67,7 @@ pub(crate) async fn show(cli: &Cli, args: &CalendarArgs, year: i32) -> Result<()
     match cli.output {
         Output::Json => print_json(&calendar_show::to_json(&shown, &args.calendar)),
         Output::Table => {
-            print!("{}", calendar_show::render(&shown, &args.calendar));
+            crate::out::print(&calendar_show::render(&shown, &args.calendar));
             Ok(())
         }
     }
@@ -139,7 +139,7 @@ pub(crate) async fn import(
             "sourceNotice": imported.notice,
         })),
         Output::Table => {
-            print!("{}", calendar_import::summary(&name, &imported, false));
+            crate::out::print(&calendar_import::summary(&name, &imported, false));
             Ok(())
         }
     }
@@ -152,7 +152,7 @@ fn print_object(cli: &Cli, wc: &WorkCalendar) -> Result<(), Failure> {
         Output::Table => {
             let text = serde_yaml::to_string(wc)
                 .map_err(|e| Failure::error(format!("cannot write YAML: {e}")))?;
-            print!("{text}");
+            crate::out::print(&text);
             Ok(())
         }
     }

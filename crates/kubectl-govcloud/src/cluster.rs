@@ -102,7 +102,7 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Cluster, Failure> {
 pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))?;
-    println!("{text}");
+    crate::out::println(&text);
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod describe;
 pub mod format;
 pub mod kind;
+pub mod out;
 pub mod pending;
 pub mod report;
 pub mod run;

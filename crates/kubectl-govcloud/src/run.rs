@@ -124,7 +124,7 @@ async fn pending_cmd(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Output::Table => {
-            print!("{}", pending::render_table(&items, now));
+            crate::out::print(&pending::render_table(&items, now));
             Ok(())
         }
     }
@@ -248,13 +248,13 @@ async fn decide(
             "approval": approval,
         })),
         Output::Table => {
-            println!(
+            crate::out::println(&format!(
                 "{target} {} by {reviewer}{}",
                 decision.to_ascii_lowercase(),
                 generation
                     .map(|g| format!(" (generation {g})"))
                     .unwrap_or_default()
-            );
+            ));
             Ok(())
         }
     }
@@ -330,7 +330,7 @@ async fn describe_cmd(cli: &Cli, words: &[String]) -> Result<(), Failure> {
             describe::render_exit(&e, zone, now)
         }
     };
-    print!("{text}");
+    crate::out::print(&text);
     Ok(())
 }
 
@@ -359,13 +359,13 @@ async fn report_cmd(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Output::Table => {
-            print!("{}", report::render_table(&units));
+            crate::out::print(&report::render_table(&units));
             // Best effort: someone who may not list policies sees the table alone.
             if let Ok(policies) = Api::<GovCloudPolicy>::all(cluster.client.clone())
                 .list(&Default::default())
                 .await
             {
-                print!("{}", report::orphans_text(&policies.items));
+                crate::out::print(&report::orphans_text(&policies.items));
             }
             Ok(())
         }
@@ -420,7 +420,7 @@ async fn calendar_cmd(cli: &Cli, args: &CalendarArgs) -> Result<(), Failure> {
             match cli.output {
                 Output::Json => print_json(&calendar::between_json(&b, name)),
                 Output::Table => {
-                    print!("{}", calendar::render_between(&b, name));
+                    crate::out::print(&calendar::render_between(&b, name));
                     Ok(())
                 }
             }
@@ -430,7 +430,7 @@ async fn calendar_cmd(cli: &Cli, args: &CalendarArgs) -> Result<(), Failure> {
             match cli.output {
                 Output::Json => print_json(&calendar::add_json(&a, name)),
                 Output::Table => {
-                    print!("{}", calendar::render_add(&a, name));
+                    crate::out::print(&calendar::render_add(&a, name));
                     Ok(())
                 }
             }
