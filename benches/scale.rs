@@ -20,6 +20,8 @@
 
 #[path = "scale/admission.rs"]
 mod admission;
+#[path = "scale/cpu.rs"]
+mod cpu;
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "scale/workload.rs"]
@@ -216,6 +218,14 @@ async fn main() -> Result<()> {
     });
     let started = Instant::now();
     with_operator(|o| o.restart()).transpose()?;
+    let processes = cpu::Processes::of(
+        cp.dir(),
+        &[
+            ("operator", with_operator(|o| o.pid()).flatten()),
+            ("webhook", webhook.pid()),
+        ],
+    );
+    let cpu_at_start = processes.sample();
     let mut peak_rss = 0;
     while *active_rx.borrow_and_update() < n {
         peak_rss = peak_rss.max(peak_rss_kib());
@@ -229,6 +239,16 @@ async fn main() -> Result<()> {
     let to_active = started.elapsed();
     counter.abort();
     eprintln!("[bench] all Active in {:.1}s", to_active.as_secs_f64());
+    let cpu_to_active = cpu::spent(&cpu_at_start, &processes.sample());
+    eprintln!(
+        "[bench] CPU seconds until all Active ({:.1} s of wall time, 2 cores): {}",
+        to_active.as_secs_f64(),
+        cpu_to_active
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     // Settling: after the last request turns Active the operator still records each
     // tenant's allocation figures, which the quota controller fills in with some delay.
@@ -452,6 +472,10 @@ async fn main() -> Result<()> {
         "api_requests": converged.iter().map(|((v, r), c)| serde_json::json!({"verb": v, "resource": r, "count": c})).collect::<Vec<_>>(),
         "quiet_seconds": a.quiet,
         "quiet_writes": quiet_writes,
+        "cpu_seconds_to_active": cpu_to_active
+            .iter()
+            .map(|(name, secs)| (name.clone(), serde_json::json!(secs)))
+            .collect::<serde_json::Map<String, serde_json::Value>>(),
         "restart_pass_seconds": restart_pass.as_secs_f64(),
         "restart_writes": restart_writes,
         "admission_p50_ms": adm50,
