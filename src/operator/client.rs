@@ -14,6 +14,8 @@ pub(super) async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunE
         .map_err(|e| RunError::Connect(kube::Error::InferConfig(e)))?;
     let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Connect)?;
     let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        // Every request the operator makes: GOVCLOUD_LOG=govcloud_operator::api=trace.
+        tracing::trace!(target: "govcloud_operator::api", method = %req.method(), path = %req.uri().path(), "api request");
         let verb =
             crate::metrics::verb_of(req.method().as_str(), req.uri().path(), req.uri().query());
         metrics
