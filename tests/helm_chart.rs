@@ -219,6 +219,7 @@ fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
         "exitrequests",
         "exitrequests/status",
     ];
+    let mut records_hook = false;
     for kind in [
         "ValidatingWebhookConfiguration",
         "MutatingWebhookConfiguration",
@@ -251,11 +252,25 @@ fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
                     hook["namespaceSelector"],
                     json!({"matchLabels": {"govcloud.io/managed": "true"}})
                 );
+            } else if hook["name"] == json!("records.govcloud.io") {
+                // Issue 16: every write of a record, deletions included, is reviewed.
+                assert_eq!(kind, "ValidatingWebhookConfiguration");
+                assert_eq!(resources, ["govcloudrecords"]);
+                assert_eq!(
+                    hook["rules"][0]["operations"],
+                    json!(["CREATE", "UPDATE", "DELETE"])
+                );
+                assert_eq!(
+                    str_at(hook, "/clientConfig/service/path"),
+                    Some("/validate-records")
+                );
+                records_hook = true;
             } else {
                 assert_eq!(resources, kinds, "{kind}");
             }
         }
     }
+    assert!(records_hook, "records are in the webhook's scope");
     // Without the webhook, none of it (and no rights for it).
     let off = render(json!({"webhook": {"enabled": false}}))?;
     for kind in [
