@@ -12,6 +12,8 @@
 
 #[path = "helm_chart/live.rs"]
 mod live;
+#[path = "helm_chart/live_records.rs"]
+mod live_records;
 #[path = "helm_chart/live_support.rs"]
 mod live_support;
 #[path = "helm_chart/privileges.rs"]
