@@ -188,7 +188,8 @@ fn the_chart_renders_the_operator_and_its_roles_in_the_release_namespace() -> Re
 /// The admission webhook (issue 12): its Service reaches the operator's pods, both
 /// configurations fail closed on the request kinds and their status only (policies and
 /// calendars out, so presets install before the pods are ready), the services webhook
-/// selects managed tenant namespaces, and the operator is told its own username.
+/// selects managed tenant namespaces, the records webhook reviews every create, update and
+/// delete of a GovCloudRecord (issue 16), and the operator is told its own username.
 #[test]
 fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
     let docs = render(json!({}))?;
