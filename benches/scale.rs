@@ -9,7 +9,8 @@
 //!   processes;
 //! - approval-to-Active latency of single requests filed one by one while the N others
 //!   exist (p50/p99);
-//! - API requests per request, by verb;
+//! - API requests per request, by verb, and record writes (GovCloudRecords created, SN 31)
+//!   per request, from `govcloud_records_written_total`;
 //! - the operator's peak RSS;
 //! - the API requests the operator made, by verb;
 //! - when it settled (its last write), and its writes during a quiet period after that
@@ -99,6 +100,17 @@ fn api_requests() -> BTreeMap<(String, String), u64> {
         out.insert((label("verb"), label("resource")), n);
     }
     out
+}
+
+/// GovCloudRecords the running operator process has created (`govcloud_records_written_total`;
+/// a restarted process counts from 0).
+fn records_written() -> u64 {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("govcloud_records_written_total "))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn writes(counts: &BTreeMap<(String, String), u64>) -> u64 {
@@ -273,6 +285,7 @@ async fn main() -> Result<()> {
         settled.as_secs_f64()
     );
     let converged = api_requests();
+    let converged_records = records_written();
 
     // Single requests while the N others exist: approval to Active, one at a time.
     let latencies = single_request_latencies(cp, &admin, &namespaces[0], LATENCY_SAMPLES).await?;
@@ -352,6 +365,7 @@ async fn main() -> Result<()> {
     let restart_pass = restarted.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after_restart = api_requests();
+    let restart_records = records_written();
     let restart_writes = writes(&after_restart);
     let restart_rss = peak_rss_kib();
 
@@ -368,6 +382,8 @@ async fn main() -> Result<()> {
         .iter()
         .map(|(verb, count)| (verb.clone(), format!("{:.2}", *count as f64 / n as f64)))
         .collect();
+    // Part of the creates above: one per recorded step (SN 31).
+    let records_per_request = converged_records as f64 / n as f64;
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
     let mut rows = vec![
         ("requests", n.to_string(), String::new()),
@@ -430,6 +446,11 @@ async fn main() -> Result<()> {
             String::new(),
         ),
         (
+            "record writes per request until settled",
+            format!("{records_per_request:.2} ({converged_records})"),
+            String::new(),
+        ),
+        (
             "writes in the quiet period",
             format!("{quiet_writes} in {} s", a.quiet),
             format!("= 0: {}", met(quiet_writes == 0)),
@@ -443,6 +464,12 @@ async fn main() -> Result<()> {
             "writes in the restart pass",
             restart_writes.to_string(),
             format!("= 0: {}", met(restart_writes == 0)),
+        ),
+        (
+            "record writes in the restart pass",
+            restart_records.to_string(),
+            // Exactly once: a restart records no step twice.
+            format!("= 0: {}", met(restart_records == 0)),
         ),
     ];
     let (adm50, adm99, admissions) = admission::latency(&webhook)?;
@@ -464,6 +491,8 @@ async fn main() -> Result<()> {
         "single_request_p50_ms": p50.as_secs_f64() * 1000.0,
         "single_request_p99_ms": p99.as_secs_f64() * 1000.0,
         "api_requests_per_request_by_verb": per_request,
+        "records_written_per_request": records_per_request,
+        "records_written": converged_records,
         "operator_seconds": to_active.as_secs_f64(),
         "settled_seconds": settled.as_secs_f64(),
         "ratio": ratio,
@@ -478,6 +507,7 @@ async fn main() -> Result<()> {
             .collect::<serde_json::Map<String, serde_json::Value>>(),
         "restart_pass_seconds": restart_pass.as_secs_f64(),
         "restart_writes": restart_writes,
+        "restart_records_written": restart_records,
         "admission_p50_ms": adm50,
         "admission_p99_ms": adm99,
         "admissions": admissions,

@@ -2,10 +2,13 @@
 //! serves it on loopback with a certificate it issued itself, the webhook configurations of
 //! deploy/webhook/loopback.yaml point the API server at it, and every write below is sent
 //! as the vendor or approver identity. Each refusal asserts the API server's error text and
-//! that nothing changed.
+//! that nothing changed. GovCloudRecords (admission/records.rs) are written by the operator
+//! alone; its retention pass runs every second here.
 
 mod support;
 
+#[path = "admission/records.rs"]
+mod records;
 #[path = "admission/refusals.rs"]
 mod refusals;
 #[path = "admission/replicas.rs"]
@@ -83,6 +86,8 @@ async fn setup() -> Result<&'static Setup> {
                     CERT_SECONDS,
                     "--require-admission",
                     "true",
+                    "--record-retention-interval-seconds",
+                    "1",
                 ],
             )?;
             wait_ready(&op).await?;

@@ -12,6 +12,8 @@
 
 #[path = "helm_chart/live.rs"]
 mod live;
+#[path = "helm_chart/live_records.rs"]
+mod live_records;
 #[path = "helm_chart/live_support.rs"]
 mod live_support;
 #[path = "helm_chart/privileges.rs"]
@@ -186,7 +188,8 @@ fn the_chart_renders_the_operator_and_its_roles_in_the_release_namespace() -> Re
 /// The admission webhook (issue 12): its Service reaches the operator's pods, both
 /// configurations fail closed on the request kinds and their status only (policies and
 /// calendars out, so presets install before the pods are ready), the services webhook
-/// selects managed tenant namespaces, and the operator is told its own username.
+/// selects managed tenant namespaces, the records webhook reviews every create, update and
+/// delete of a GovCloudRecord (issue 16), and the operator is told its own username.
 #[test]
 fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
     let docs = render(json!({}))?;
@@ -219,6 +222,7 @@ fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
         "exitrequests",
         "exitrequests/status",
     ];
+    let mut records_hook = false;
     for kind in [
         "ValidatingWebhookConfiguration",
         "MutatingWebhookConfiguration",
@@ -251,11 +255,25 @@ fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
                     hook["namespaceSelector"],
                     json!({"matchLabels": {"govcloud.io/managed": "true"}})
                 );
+            } else if hook["name"] == json!("records.govcloud.io") {
+                // Issue 16: every write of a record, deletions included, is reviewed.
+                assert_eq!(kind, "ValidatingWebhookConfiguration");
+                assert_eq!(resources, ["govcloudrecords"]);
+                assert_eq!(
+                    hook["rules"][0]["operations"],
+                    json!(["CREATE", "UPDATE", "DELETE"])
+                );
+                assert_eq!(
+                    str_at(hook, "/clientConfig/service/path"),
+                    Some("/validate-records")
+                );
+                records_hook = true;
             } else {
                 assert_eq!(resources, kinds, "{kind}");
             }
         }
     }
+    assert!(records_hook, "records are in the webhook's scope");
     // Without the webhook, none of it (and no rights for it).
     let off = render(json!({"webhook": {"enabled": false}}))?;
     for kind in [

@@ -5,7 +5,8 @@
 //! - [`tls`]: the serving certificate, swapped in place when the Secret changes.
 //! - [`registration`]: keeps the webhook configurations' `caBundle` on this CA.
 //! - [`review`]: an AdmissionReview in, the core's decision (`policy::admission`) out.
-//! - [`server`]: HTTPS with `/mutate`, `/validate` and `/validate-services`.
+//! - [`server`]: HTTPS with `/mutate`, `/validate`, `/validate-services` and
+//!   `/validate-records`.
 //!
 //! The webhook reads policies and namespaces from caches of its own, started at once and
 //! regardless of the lease (a standby answers too), so an admission makes no API call.

@@ -42,6 +42,8 @@ pub enum Endpoint {
     Validate,
     /// `/validate-services`: Services in tenant namespaces.
     Services,
+    /// `/validate-records`: GovCloudRecords, written by the operator alone.
+    Records,
 }
 
 fn operation_name(op: &Operation) -> &'static str {
@@ -81,6 +83,9 @@ impl Reviewer {
             .map(Kind::as_str)
             .unwrap_or(if request.resource.resource == "services" {
                 "Service"
+            } else if rules::is_record_resource(&request.resource.group, &request.resource.resource)
+            {
+                "GovCloudRecord"
             } else {
                 "Unknown"
             });
@@ -110,6 +115,9 @@ impl Reviewer {
                 Ok(()) => base,
                 Err(r) => refuse(base, format!("govcloud: {r}")),
             };
+        }
+        if endpoint == Endpoint::Records {
+            return self.guard_record(base, req, old.as_ref(), new.as_ref());
         }
         let Some(kind) = Kind::from_resource(&req.resource.group, &req.resource.resource) else {
             return refuse(
@@ -158,7 +166,7 @@ impl Reviewer {
                 }
                 Err(r) => refuse(base, format!("govcloud: {r}")),
             },
-            Endpoint::Validate | Endpoint::Services => {
+            Endpoint::Validate | Endpoint::Services | Endpoint::Records => {
                 let policy_name = rules::policy_name(new.as_ref(), &self.default_policy);
                 let policy = self.policies.get(&ObjectRef::new(policy_name));
                 let namespaces = &self.namespaces;
@@ -191,6 +199,38 @@ impl Reviewer {
                     Err(r) => refuse(base, format!("govcloud: {r}")),
                 }
             }
+        }
+    }
+}
+
+impl Reviewer {
+    /// `/validate-records`: records are append-only (SN 31, GY 22); the namespace's
+    /// deletion state comes from the cache, so this makes no API call either.
+    fn guard_record(
+        &self,
+        base: AdmissionResponse,
+        req: &AdmissionRequest<DynamicObject>,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) -> AdmissionResponse {
+        let namespace_terminating = req.namespace.as_deref().is_some_and(|ns| {
+            self.namespaces
+                .get(&ObjectRef::new(ns))
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+        });
+        let write = rules::RecordWrite {
+            group: &req.resource.group,
+            resource: &req.resource.resource,
+            operation: req.operation.clone(),
+            old,
+            new,
+            username: req.user_info.username.as_deref().unwrap_or_default(),
+            operator: &self.operator,
+            namespace_terminating,
+        };
+        match rules::guard_record(&write) {
+            Ok(()) => base,
+            Err(r) => refuse(base, format!("govcloud: {r}")),
         }
     }
 }
@@ -296,5 +336,37 @@ mod tests {
         );
         assert_eq!(refused(&ok), None, "an unchanged status passes");
         assert_eq!(ok.response.map(|r| r.uid), Some("u-1".to_string()));
+    }
+
+    #[test]
+    fn records_are_guarded_on_their_own_endpoint() {
+        let r = reviewer();
+        let record = serde_json::json!({"apiVersion": "govcloud.io/v1alpha1", "kind": "GovCloudRecord",
+                                        "metadata": {"name": "u-1-1", "namespace": "unit-a"}});
+        let body = |user: &str, op: &str| {
+            let mut v: Value = serde_json::from_slice(&review(
+                "govcloudrecords",
+                None,
+                Some(user),
+                record.clone(),
+            ))
+            .unwrap_or_default();
+            v["request"]["operation"] = op.into();
+            if op == "DELETE" {
+                v["request"]["object"] = Value::Null;
+            }
+            v.to_string().into_bytes()
+        };
+        for op in ["CREATE", "UPDATE", "DELETE"] {
+            let refused_for = refused(&r.answer(Endpoint::Records, &body("approver", op)));
+            assert!(
+                refused_for
+                    .as_deref()
+                    .is_some_and(|m| m.contains("append-only") && m.contains("SN 31")),
+                "{op}: {refused_for:?}"
+            );
+            let operator = r.answer(Endpoint::Records, &body(&r.operator, op));
+            assert_eq!(refused(&operator), None, "{op}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The HTTPS server: TLS from [`super::tls::Reloading`], three POST endpoints.
+//! The HTTPS server: TLS from [`super::tls::Reloading`], four POST endpoints.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +43,10 @@ pub fn router(reviewer: Arc<Reviewer>) -> Router {
         .route(
             "/validate-services",
             post(|State(r): State<Arc<Reviewer>>, body: Bytes| handle(r, Endpoint::Services, body)),
+        )
+        .route(
+            "/validate-records",
+            post(|State(r): State<Arc<Reviewer>>, body: Bytes| handle(r, Endpoint::Records, body)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(reviewer)

@@ -540,6 +540,9 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "govcloud:ve
     .await
     .map_err(|e| anyhow!("{e}\n--- operator log ---\n{}", op.log_tail()))?;
 
+    // Issue 16: records are the operator's alone, and go with their namespace.
+    super::live_records::records_are_the_operators_alone(cp, &policy, &op).await?;
+
     // Zero 403s: none in the log, none among the reconcile failures.
     let (_, metrics) = op.get("/metrics")?;
     let log = std::fs::read_to_string(&op.log)?;

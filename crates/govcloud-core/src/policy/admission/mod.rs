@@ -12,7 +12,9 @@
 //!   but the operator, the tenant-protection finalizer removed, emergencies the policy
 //!   does not allow, retargeting, `system:` groups, tenant namespaces outside the naming
 //!   rule). Each refusal names its rule and article.
+//! - [`guard_record`]: GovCloudRecords are append-only; only the operator writes them.
 
+mod records;
 mod refuse;
 mod stamp;
 #[cfg(test)]
@@ -21,6 +23,7 @@ mod tests;
 use serde_json::Value;
 
 pub use kube_core::admission::Operation;
+pub use records::{RECORDS_RESOURCE, RECORDS_RULE, RecordWrite, guard_record, is_record_resource};
 pub use refuse::{service_external_ips, validate};
 pub use stamp::{mutate, requested_by};
 
