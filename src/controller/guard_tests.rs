@@ -91,6 +91,13 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
         prometheus: None,
         objects: Default::default(),
     };
+    if ready {
+        // The capacity index has seen its watches list, as the stores have.
+        use kube::runtime::watcher::Event;
+        crate::controller::capacity::on_request(&ctx, &Event::InitDone);
+        crate::controller::capacity::on_change(&ctx, &Event::InitDone);
+        crate::controller::capacity::on_namespace(&ctx, &Event::InitDone);
+    }
     let writers = Writers {
         _policies: w1,
         _calendars: w2,
