@@ -14,6 +14,8 @@
 mod live;
 #[path = "helm_chart/live_records.rs"]
 mod live_records;
+#[path = "helm_chart/live_rights.rs"]
+mod live_rights;
 #[path = "helm_chart/live_support.rs"]
 mod live_support;
 #[path = "helm_chart/privileges.rs"]

@@ -1,0 +1,98 @@
+//! The bench's command line, and what it reads off the operator: its API requests by verb and resource, record writes, reconciles and peak memory.
+
+use super::*;
+
+pub(crate) struct Args {
+    pub(crate) requests: usize,
+    pub(crate) quiet: u64,
+    pub(crate) json: Option<String>,
+}
+
+pub(crate) fn args() -> Args {
+    let mut a = Args {
+        requests: 1000,
+        quiet: 300,
+        json: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--requests" => {
+                a.requests = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.requests)
+            }
+            "--quiet-seconds" => {
+                a.quiet = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.quiet)
+            }
+            "--json" => a.json = it.next(),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+/// `verb/resource → count` from the operator's /metrics.
+pub(crate) fn api_requests() -> BTreeMap<(String, String), u64> {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("govcloud_api_requests_total{"))
+    {
+        let label = |k: &str| {
+            line.split(&format!("{k}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let n = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        out.insert((label("verb"), label("resource")), n);
+    }
+    out
+}
+
+/// GovCloudRecords the running operator process has created (`govcloud_records_written_total`;
+/// a restarted process counts from 0).
+pub(crate) fn records_written() -> u64 {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("govcloud_records_written_total "))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+pub(crate) fn writes(counts: &BTreeMap<(String, String), u64>) -> u64 {
+    counts
+        .iter()
+        .filter(|((verb, resource), _)| {
+            matches!(verb.as_str(), "create" | "update" | "patch" | "delete")
+                && resource != "leases"
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+pub(crate) fn reconciles() -> u64 {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("govcloud_reconciles_total{kind=\"CloudResourceRequest\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+pub(crate) fn peak_rss_kib() -> u64 {
+    let pid = with_operator(|o| o.pid()).flatten().unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
