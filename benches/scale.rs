@@ -253,7 +253,7 @@ async fn main() -> Result<()> {
         for ((verb, resource), n) in &after_quiet {
             let was = quiet_start.get(&(verb.clone(), resource.clone())).copied();
             let grew = n - was.unwrap_or(0);
-            if grew > 0 && writes(&BTreeMap::from([((verb.clone(), resource.clone()), grew)])) > 0 {
+            if grew > 0 && is_write(verb, resource) {
                 eprintln!("[bench] quiet-period writes: {grew} {verb} {resource}");
             }
         }
