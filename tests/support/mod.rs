@@ -23,6 +23,7 @@ mod apply;
 pub mod argocd;
 pub mod govcloud;
 pub mod helm;
+pub mod image;
 pub mod operator;
 pub mod prometheus;
 pub mod records;
