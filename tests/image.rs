@@ -2,8 +2,9 @@
 //! unpacked and its index, manifest, config and layers are read, with no runtime and no
 //! registry involved. (tests/node.rs runs the same image on a real node.)
 //!
-//! Needs buildah (scripts/image installs Debian's when missing) and the release binary
-//! (scripts/test runs `scripts/image` first; see support::image).
+//! Needs buildah (scripts/image installs Debian's when missing) and the operator binary
+//! of the dev profile (scripts/test builds it and runs `scripts/image --debug` first; see
+//! support::image).
 
 mod support;
 
