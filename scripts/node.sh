@@ -12,6 +12,9 @@
 #   node.sh import DIR ARCHIVE
 #                       Load an OCI image archive into the node's containerd (namespace
 #                       k8s.io, where the kubelet finds images); prints the image's name.
+#   node.sh tag DIR IMAGE NEW-NAME
+#                       Give an imported image a second name (a new tag, as a release
+#                       would push one).
 #   node.sh stop DIR    Kill everything the node started (pods included), unmount what it
 #                       mounted, delete its cgroups and its network namespace. Idempotent.
 #
@@ -30,7 +33,10 @@
 # The API server's Service address (10.96.0.1:443) is DNATed by an iptables rule inside the
 # namespace to the API server on 127.0.0.1 (route_localnet, as kube-proxy does for
 # localhost node ports): pods reach it with their in-cluster configuration, without
-# kube-proxy.
+# kube-proxy. The other way, the API server reaches admission webhooks through their
+# Service's Endpoints (--enable-aggregator-routing): no cluster IP but the API server's
+# own is ever routed, so the node needs no kube-proxy. Pod-to-Service traffic has no
+# route (nothing here needs it).
 #
 # Mounts (overlay snapshots, pod volumes, pod network namespaces) are made in the host's
 # mount namespace, under DIR and /run/netns; `stop` unmounts exactly those. Pod processes
@@ -202,7 +208,14 @@ cmd_start() {
   in_ns sysctl -qw net.ipv4.ip_forward=1
 
   # the control plane, inside the namespace (its 127.0.0.1 is the namespace's own)
-  in_ns bash "$SELF_DIR/control-plane.sh" up "$DIR/cp" >"$DIR/logs/control-plane.log" 2>&1 \
+  # --enable-aggregator-routing: the API server calls a webhook's Service at one of its
+  # ready Endpoints (pod IP and target port) instead of its cluster IP, which only a
+  # kube-proxy would route; the Service's selector, ports and the pods' readiness are what
+  # decide, as in any cluster (see the header).
+  # --kubelet-preferred-address-types: logs and exec reach the kubelet at the node's
+  # address, never by its name (a DNS lookup would leave the namespace).
+  GOVCLOUD_CP_APISERVER_FLAGS="--enable-aggregator-routing=true --kubelet-preferred-address-types=InternalIP" \
+    in_ns bash "$SELF_DIR/control-plane.sh" up "$DIR/cp" >"$DIR/logs/control-plane.log" 2>&1 \
     || { tail -n 30 "$DIR/logs/control-plane.log" >&2; die "control plane did not start"; }
   local server port
   server=$(cat "$DIR/cp/ready")
@@ -352,6 +365,11 @@ case "$CMD" in
     ctr --address "$DIR/containerd/containerd.sock" -n k8s.io images import "$1" >&2
     # the name it was given: the archive's ref name, as containerd normalized it
     tar -xOf "$1" index.json | sed -n 's/.*"org.opencontainers.image.ref.name":"\([^"]*\)".*/\1/p'
+    ;;
+  tag)
+    [ $# -eq 2 ] || usage
+    DIR=$(cd "$DIR" && pwd -P)
+    ctr --address "$DIR/containerd/containerd.sock" -n k8s.io images tag --force "$1" "$2" >&2
     ;;
   *) usage ;;
 esac

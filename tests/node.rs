@@ -11,112 +11,14 @@
 
 mod support;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use support::image::build_image;
+use support::node::{Node, pod_ready};
 
 const NS: &str = "govcloud-system";
-
-/// A running node; stopped when dropped (also when the test panics).
-struct Node {
-    dir: tempfile::TempDir,
-    script: PathBuf,
-}
-
-impl Node {
-    fn start() -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("govcloud-node-")
-            .tempdir()?;
-        let node = Self {
-            dir,
-            script: support::repo_root().join("scripts/node.sh"),
-        };
-        // the guard exists before start: a half-started node is stopped too
-        let status = Command::new("bash")
-            .arg(&node.script)
-            .arg("start")
-            .arg(node.dir.path())
-            .status()?;
-        if !status.success() {
-            bail!("scripts/node.sh start failed: {status}");
-        }
-        Ok(node)
-    }
-
-    /// CMD inside the node's network namespace; its stdout.
-    fn exec(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
-        let mut child = Command::new("bash")
-            .arg(&self.script)
-            .arg("exec")
-            .arg(self.dir.path())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.unwrap_or_default().as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!(
-                "{args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8(out.stdout)?)
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Result<String> {
-        let mut all = vec!["kubectl"];
-        all.extend_from_slice(args);
-        self.exec(&all, None)
-    }
-
-    fn apply(&self, yaml: &str) -> Result<()> {
-        self.exec(&["kubectl", "apply", "-f", "-"], Some(yaml))
-            .map(drop)
-    }
-
-    fn import(&self, archive: &Path) -> Result<String> {
-        let out = Command::new("bash")
-            .arg(&self.script)
-            .arg("import")
-            .arg(self.dir.path())
-            .arg(archive)
-            .output()?;
-        if !out.status.success() {
-            bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let status = Command::new("bash")
-            .arg(&self.script)
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("scripts/node.sh stop failed: {status:?}");
-        }
-    }
-}
-
-fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
 
 #[tokio::test]
 async fn the_operator_image_runs_as_a_pod_and_passes_the_kubelets_readiness_probe() -> Result<()> {
@@ -216,7 +118,7 @@ spec:
             if restarts > 0 {
                 return Err(anyhow!("the operator restarted: {}", pod["status"]));
             }
-            Ok(ready(&pod).then_some(pod))
+            Ok(pod_ready(&pod).then_some(pod))
         },
     )
     .await;

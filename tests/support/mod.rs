@@ -24,6 +24,7 @@ pub mod argocd;
 pub mod govcloud;
 pub mod helm;
 pub mod image;
+pub mod node;
 pub mod operator;
 pub mod prometheus;
 pub mod records;
