@@ -113,6 +113,10 @@ fn values_outside_the_schema_are_refused() -> Result<()> {
             "/updateStrategy/rollingUpdate/maxSurge",
         ),
         (
+            json!({"updateStrategy": {"rollingUpdate": {"maxSurge": 0}}}),
+            "/updateStrategy/rollingUpdate",
+        ),
+        (
             json!({"podDisruptionBudget": {"maxUnavailable": 0}}),
             "/podDisruptionBudget/maxUnavailable",
         ),
