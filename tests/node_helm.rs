@@ -41,6 +41,7 @@ const SELECTOR: &str =
 const LEASE: &str = "govcloud-operator";
 /// operator.leaseSeconds: the standby takes over at most this long after the leader stops
 /// renewing (at once when it releases the Lease on SIGTERM).
+/// The chart's default (checked on the installed Deployment).
 const LEASE_SECONDS: u64 = 10;
 const UNIT: &str = "unit-finance";
 /// A pod's start on this node (scheduling, sandbox, container, first probes) takes 10-40 s
@@ -57,20 +58,26 @@ async fn helm_installs_two_replicas_that_hand_over_upgrade_and_uninstall_without
     let (repository, tag) = image
         .rsplit_once(':')
         .ok_or_else(|| anyhow!("imported image {image} has no tag"))?;
-    let values = |tag: &str| {
-        json!({
-            "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-            "replicaCount": 2,
-            "operator": {"leaseSeconds": LEASE_SECONDS},
-        })
-    };
 
-    // -- helm install: two pods Ready through the kubelet's probes.
-    let summary = helm(&node, "install", Some(&values(tag)))?;
+    // -- helm install with the chart's defaults (the image they name is the one
+    // scripts/image built: localhost/govcloud-operator:<appVersion>): two pods Ready
+    // through the kubelet's probes.
+    let summary = helm(&node, "install", Some(&json!({})))?;
+    ensure!(summary.to_string().contains("deployed"), "{summary}");
+    let deployment = node.get(&["deployment", "-n", NS, RELEASE])?;
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     ensure!(
-        summary["info"]["status"] == "deployed" || summary["status"] == "deployed",
-        "{summary}"
+        container["image"] == image.as_str(),
+        "the chart's default image: {container}"
     );
+    let lease_env = json!({"name": "GOVCLOUD_LEASE_SECONDS", "value": LEASE_SECONDS.to_string()});
+    ensure!(
+        container["env"]
+            .as_array()
+            .is_some_and(|env| env.contains(&lease_env)),
+        "the chart's default lease is not {LEASE_SECONDS} s: {container}"
+    );
+    node.get(&["poddisruptionbudget", "-n", NS, RELEASE])?;
     let pods = ready_replicas(&node, 2, &image).await?;
     let leader = wait_for(Duration::from_secs(60), "a leader", || async {
         lease_holder(&node)
@@ -192,10 +199,17 @@ metadata: {{name: {UNIT}}}
     let next_tag = format!("{tag}-next");
     let next = format!("{repository}:{next_tag}");
     node.tag(&image, &next)?;
-    let summary = helm(&node, "upgrade", Some(&values(&next_tag)))?;
+    let summary = helm(&node, "upgrade", Some(&json!({"image": {"tag": next_tag}})))?;
     ensure!(summary.to_string().contains("deployed"), "{summary}");
-    let watched = tenants_during(&node, &before, ready_replicas(&node, 2, &next)).await?;
-    eprintln!("rolled to {next}: pods {watched:?}");
+    let (rolled, fewest_ready) =
+        tenants_during(&node, &before, ready_replicas(&node, 2, &next)).await?;
+    eprintln!("rolled to {next}: pods {rolled:?}, never fewer than {fewest_ready} Ready");
+    // RollingUpdate with maxUnavailable 0: the webhook (failurePolicy Fail) always had a
+    // server.
+    ensure!(
+        fewest_ready >= 1,
+        "no operator pod was Ready during the rollout"
+    );
     ensure!(tenants(&node)? == before, "tenants changed by the upgrade");
     file_request(&node, "portal-c")?;
     approve(&node, "portal-c")?;
@@ -257,19 +271,23 @@ metadata: {{name: {UNIT}}}
 }
 
 /// Awaits `rollout`, checking on the way that the tenant namespaces stay exactly `before`
-/// (none deleted, none added, same owners) the whole time.
+/// (none deleted, none added, same owners) the whole time; also the fewest operator pods
+/// seen Ready.
 async fn tenants_during<T>(
     node: &Node,
     before: &BTreeMap<String, String>,
     rollout: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
+) -> Result<(T, usize)> {
     tokio::pin!(rollout);
+    let mut fewest_ready = usize::MAX;
     loop {
         tokio::select! {
-            done = &mut rollout => return done,
+            done = &mut rollout => return Ok((done?, fewest_ready)),
             () = tokio::time::sleep(Duration::from_millis(500)) => {
                 let now = tenants(node)?;
                 ensure!(&now == before, "tenants changed during the rollout: {before:?} → {now:?}");
+                let ready = operator_pods(node)?.iter().filter(|p| p.2).count();
+                fewest_ready = fewest_ready.min(ready);
             }
         }
     }
