@@ -37,7 +37,9 @@
 #
 # Environment: GOVCLOUD_CACHE (binaries in $GOVCLOUD_CACHE/bin, default
 # ~/.cache/govcloud-operator), GOVCLOUD_CP_TIMEOUT (seconds each component may take to
-# come up, default 90), GOVCLOUD_CP_GRACE (seconds between SIGTERM and SIGKILL, default 10).
+# come up, default 90), GOVCLOUD_CP_GRACE (seconds between SIGTERM and SIGKILL, default 10),
+# GOVCLOUD_CP_APISERVER_FLAGS (extra kube-apiserver flags, split on spaces; scripts/node.sh
+# sets --enable-aggregator-routing).
 # Ports are picked among free loopback ports (never etcd's or Prometheus' usual ones: a
 # host's own services do not matter) and noted in a per-user registry,
 # ~/.cache/govcloud-operator/control-plane.ports.
@@ -93,6 +95,8 @@ LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib"
 # The apiserver's and the controller manager's command lines, shared by `up` and
 # `start-apiserver` (same ports, same certificates in DIR/apiserver-certs, same tokens).
 launch_apiserver() {
+  local extra
+  read -r -a extra <<<"${GOVCLOUD_CP_APISERVER_FLAGS:-}"
   launch kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address 127.0.0.1 \
@@ -107,7 +111,7 @@ launch_apiserver() {
     --service-account-signing-key-file "$DIR/pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc \
     --service-cluster-ip-range "$SERVICE_CIDR" \
-    --profiling=false
+    --profiling=false ${extra[@]+"${extra[@]}"}
 }
 
 launch_kcm() {

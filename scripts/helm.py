@@ -7,9 +7,12 @@ for people without a helm binary. Run it with the venv that scripts/install-helm
     $PY scripts/helm.py lint charts/govcloud-operator --strict
     $PY scripts/helm.py install charts/govcloud-operator --kubeconfig admin.kubeconfig \
         -n govcloud-system --create-namespace [--name govcloud-operator] [-f values.yaml]
+    $PY scripts/helm.py upgrade charts/govcloud-operator --kubeconfig admin.kubeconfig \
+        -n govcloud-system [--name govcloud-operator] [-f values.yaml]
     $PY scripts/helm.py status --kubeconfig admin.kubeconfig -n govcloud-system
     $PY scripts/helm.py uninstall --kubeconfig admin.kubeconfig -n govcloud-system
 
+`upgrade` takes the values given, as `helm upgrade` without `--reuse-values` does.
 `template` prints what `helm template` prints: every rendered manifest (NOTES.txt and
 empty ones left out) as one YAML stream, each document headed `# Source: <template>`, in
 template-path order; `--include-crds` puts the chart's crds/ first. `install`, `status` and
@@ -114,6 +117,21 @@ def install(args: argparse.Namespace) -> int:
     return 0
 
 
+def upgrade(args: argparse.Namespace) -> int:
+    values = load_values(args.values, args.set_json)
+    with config(args) as cfg, helm.Chart.load(args.chart) as chart:
+        release = cfg.upgrade(
+            chart,
+            args.name,
+            values,
+            namespace=args.namespace,
+            timeout=args.timeout,
+            wait=args.wait,
+        )
+    print(summary(release))
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     with config(args) as cfg:
         print(summary(cfg.status(args.name)))
@@ -158,6 +176,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--wait", choices=["watcher", "legacy", "hookOnly"], default=None)
     p.add_argument("--dry-run", choices=["client", "server"], default=None)
     p.set_defaults(func=install)
+
+    p = sub.add_parser("upgrade", help="upgrade a release to the chart and values given")
+    common(p, chart=True, cluster=True)
+    p.add_argument("--wait", choices=["watcher", "legacy", "hookOnly"], default=None)
+    p.set_defaults(func=upgrade)
 
     p = sub.add_parser("status", help="show a release")
     common(p, chart=False, cluster=True)

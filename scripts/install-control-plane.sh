@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the local control plane needs (and a kubectl of the same version) and caches it outside the repository:
 #   etcd (Debian's etcd-server), kube-apiserver and kube-controller-manager 1.20.2 built
-#   from Debian's `kubernetes` source package with Debian's Go.
+#   from Debian's `kubernetes` source package with Debian's Go;
+#   for the node of tests/node.rs (scripts/node.sh): kubelet and kube-scheduler from the
+#   same source and build step, the pause binary from its build/pause (C, gcc -static)
+#   packaged as an OCI image archive (buildah), and Debian's containerd, runc and
+#   containernetworking-plugins.
 # Only the first run builds (about 8 minutes on 2 cores); later runs find the cached
-# binaries and return at once. Safe to run again after a failure.
+# binaries and return at once. A cache from before the node was added builds only the
+# missing binaries. Safe to run again after a failure.
 #
 # What it changes on the machine (as root, through sudo when run as a user):
 #  - installs Debian packages from the machine's own configured apt sources;
@@ -144,11 +149,22 @@ enable_deb_src() {
   rmdir -- "$tmp"
 }
 
-have_bins() {
-  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && [ -x "$BIN/kubectl" ] && command -v etcd >/dev/null 2>&1
+# The binaries built from the kubernetes source, each by `make WHAT=cmd/NAME`.
+K8S_BINS=(kube-apiserver kube-controller-manager kubectl kube-scheduler kubelet)
+# The node's packages (Debian's; their commands checked below).
+NODE_PKGS=(containerd runc containernetworking-plugins buildah gcc libc6-dev iproute2 iptables)
+PAUSE_IMAGE="$CACHE/images/pause.oci.tar"
+missing_k8s_bins() {
+  local b
+  for b in "${K8S_BINS[@]}"; do [ -x "$BIN/$b" ] || echo "$b"; done
 }
-have_k8s_bins() {
-  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && [ -x "$BIN/kubectl" ]
+have_k8s_bins() { [ -z "$(missing_k8s_bins)" ]; }
+have_node_pkgs() {
+  local p
+  for p in "${NODE_PKGS[@]}"; do pkg_installed "$p" || return 1; done
+}
+have_bins() {
+  have_k8s_bins && command -v etcd >/dev/null 2>&1 && [ -x "$BIN/pause" ] && [ -s "$PAUSE_IMAGE" ] && have_node_pkgs
 }
 
 FORCE=""
@@ -165,19 +181,53 @@ if ! have_k8s_bins || [ -n "$FORCE" ]; then
 fi
 etcd_was_installed=""
 ! pkg_installed etcd-server || etcd_was_installed=1
+containerd_was_installed=""
+! pkg_installed containerd || containerd_was_installed=1
 log "apt-get update"
 apt_get update -qq
 log "installing build and runtime packages"
 apt_get install -y -qq --no-install-recommends \
-  etcd-server golang-go rsync dpkg-dev make golang-github-modern-go-reflect2-dev curl ca-certificates openssl >/dev/null
+  etcd-server golang-go rsync dpkg-dev make golang-github-modern-go-reflect2-dev curl ca-certificates openssl \
+  "${NODE_PKGS[@]}" >/dev/null
 
 if [ -z "$etcd_was_installed" ]; then
   # this run installed etcd-server, whose postinst started a system etcd: the control
   # plane runs its own
   stop_new_service etcd
 fi
+if [ -z "$containerd_was_installed" ]; then
+  # likewise a system containerd: each node runs its own (scripts/node.sh)
+  stop_new_service containerd
+fi
+
+# build_pause: the sandbox ("pause") container every pod needs, from the source tree's
+# build/pause, statically linked as its Makefile does; packaged FROM scratch as an OCI
+# archive that scripts/node.sh imports into each node's containerd (no registry here).
+build_pause() {
+  local tree=$1 ctr
+  gcc -Os -Wall -Werror -static -DVERSION="v3.4-govcloud" -o "$BIN/pause.tmp" "$tree/build/pause/linux/pause.c"
+  mv -f "$BIN/pause.tmp" "$BIN/pause"
+  mkdir -p "$(dirname "$PAUSE_IMAGE")"
+  ctr=$(buildah --storage-driver vfs from scratch)
+  buildah --storage-driver vfs copy "$ctr" "$BIN/pause" /pause >/dev/null
+  buildah --storage-driver vfs config --entrypoint '["/pause"]' --user 65535:65535 "$ctr"
+  buildah --storage-driver vfs commit --quiet --rm --format oci "$ctr" \
+    "oci-archive:$PAUSE_IMAGE.tmp:localhost/pause:3.4" >/dev/null
+  mv -f "$PAUSE_IMAGE.tmp" "$PAUSE_IMAGE"
+  log "cached: $PAUSE_IMAGE"
+}
 
 if have_k8s_bins && [ -z "$FORCE" ]; then
+  if [ ! -x "$BIN/pause" ] || [ ! -s "$PAUSE_IMAGE" ]; then
+    tree=$(find "$CACHE/build" -maxdepth 1 -type d -name "kubernetes-*${K8S_VERSION}" 2>/dev/null | head -n1 || true)
+    if [ -z "$tree" ]; then
+      mkdir -p "$CACHE/build"
+      (cd "$CACHE/build" && apt-get source -qq kubernetes >/dev/null 2>&1) || {
+        log "error: 'apt-get source kubernetes' failed (see --print-deb-src)"; exit 1; }
+      tree=$(find "$CACHE/build" -maxdepth 1 -type d -name "kubernetes-*${K8S_VERSION}" | head -n1)
+    fi
+    build_pause "$tree"
+  fi
   log "binaries already cached"
   exit 0
 fi
@@ -219,11 +269,15 @@ GOPATH_DIR="$CACHE/gopath"
 mkdir -p "$GOPATH_DIR/src/k8s.io"
 ln -sfn "$tree" "$GOPATH_DIR/src/k8s.io/kubernetes"
 cd "$GOPATH_DIR/src/k8s.io/kubernetes"
-log "building kube-apiserver, kube-controller-manager and kubectl (first run only, ~10 min)"
+# one make for everything missing (all of them on a fresh machine, --force rebuilds all):
+# the packages they share compile once
+if [ -n "$FORCE" ]; then build=("${K8S_BINS[@]}"); else mapfile -t build < <(missing_k8s_bins); fi
+log "building ${build[*]} (first run only, ~15 min)"
 GOPATH="$GOPATH_DIR" GO111MODULE=off GOFLAGS="" KUBE_GIT_VERSION="v${K8S_VERSION}" \
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" >"$CACHE/build.log" 2>&1 || {
+  make WHAT="${build[*]/#/cmd/}" >"$CACHE/build.log" 2>&1 || {
   log "build failed; last lines of $CACHE/build.log:"; tail -n 40 "$CACHE/build.log" >&2; exit 1; }
-out=$(find "$tree/_output" -type f -name kube-apiserver -path '*bin*' | head -n1)
-for b in kube-apiserver kube-controller-manager kubectl; do cp "$(dirname "$out")/$b" "$BIN/"; done
+out=$(find "$tree/_output" -type f -name "${build[0]}" -path '*bin*' | head -n1)
+for b in "${build[@]}"; do cp "$(dirname "$out")/$b" "$BIN/"; done
+build_pause "$tree"
 log "cached: $BIN"
 "$BIN/kube-apiserver" --version >&2 || true

@@ -10,6 +10,8 @@
 //! ClusterRoles, presets) applied by other means: the one this test binary boots, not one
 //! reused through `GOVCLOUD_TEST_CONTROL_PLANE` after other tests applied them.
 
+#[path = "helm_chart/availability.rs"]
+mod availability;
 #[path = "helm_chart/live.rs"]
 mod live;
 #[path = "helm_chart/live_records.rs"]
@@ -298,14 +300,17 @@ fn the_webhook_fails_closed_on_the_request_kinds_only() -> Result<()> {
 fn the_deployment_runs_locked_down_with_probes_and_limits() -> Result<()> {
     let docs = render(json!({}))?;
     let d = object(&docs, "Deployment", RELEASE)?;
-    assert_eq!(d["spec"]["replicas"], json!(1), "no leader election yet");
-    assert_eq!(str_at(d, "/spec/strategy/type"), Some("Recreate"));
+    // Replicas, strategy, budget and spread: availability.rs.
+    assert_eq!(d["spec"]["replicas"], json!(2));
     let pod = &d["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], json!(RELEASE));
     assert_eq!(pod["securityContext"]["runAsNonRoot"], json!(true));
     assert!(pod["securityContext"]["runAsUser"].as_i64().unwrap_or(0) > 0);
     let c = container(&docs)?;
-    assert_eq!(str_at(c, "/image"), Some("govcloud-operator:0.1.0"));
+    assert_eq!(
+        str_at(c, "/image"),
+        Some("localhost/govcloud-operator:0.1.0")
+    );
     assert_eq!(c["args"], json!(["run"]));
     let sc = &c["securityContext"];
     assert_eq!(sc["runAsNonRoot"], json!(true));

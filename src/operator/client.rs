@@ -12,6 +12,9 @@ pub(super) async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunE
     let config = kube::Config::infer()
         .await
         .map_err(|e| RunError::Connect(kube::Error::InferConfig(e)))?;
+    // Which API server, as the credentials found name it: a kubeconfig's server, or in a pod
+    // (no kubeconfig) the cluster's own Service address from the kubelet's environment.
+    tracing::info!(server = %config.cluster_url, "API server");
     let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Connect)?;
     let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
         // Every request the operator makes: GOVCLOUD_LOG=govcloud_operator::api=trace.

@@ -27,6 +27,13 @@ async fn installed_by_helm_the_service_account_alone_runs_the_operator() -> Resu
     let deployment = Api::<Deployment>::namespaced(admin.clone(), &release_ns)
         .get(&fullname)
         .await?;
+    super::availability::installed_for_high_availability(
+        &admin,
+        &release_ns,
+        &fullname,
+        &deployment,
+    )
+    .await?;
     Api::<Service>::namespaced(admin.clone(), &release_ns)
         .get(&format!("{fullname}-metrics"))
         .await?;

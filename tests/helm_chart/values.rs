@@ -98,7 +98,32 @@ fn values_outside_the_schema_are_refused() -> Result<()> {
             json!({"policies": {"install": ["paris"]}}),
             "/policies/install/0",
         ),
-        (json!({"replicaCount": 2}), "/replicaCount"),
+        (json!({"replicaCount": -1}), "/replicaCount"),
+        (json!({"replicaCount": "2"}), "/replicaCount"),
+        (
+            json!({"updateStrategy": "RollingUpdate"}),
+            "/updateStrategy",
+        ),
+        (
+            json!({"updateStrategy": {"type": "Recreate"}}),
+            "/updateStrategy/type",
+        ),
+        (
+            json!({"updateStrategy": {"rollingUpdate": {"maxSurge": "one"}}}),
+            "/updateStrategy/rollingUpdate/maxSurge",
+        ),
+        (
+            json!({"updateStrategy": {"rollingUpdate": {"maxSurge": 0}}}),
+            "/updateStrategy/rollingUpdate",
+        ),
+        (
+            json!({"podDisruptionBudget": {"maxUnavailable": 0}}),
+            "/podDisruptionBudget/maxUnavailable",
+        ),
+        (
+            json!({"topologySpreadConstraints": [{"topologyKey": "kubernetes.io/hostname", "maxSkew": 1, "whenUnsatisfiable": "Sometimes"}]}),
+            "/topologySpreadConstraints/0/whenUnsatisfiable",
+        ),
         (
             json!({"securityContext": {"readOnlyRootFilesystem": false}}),
             "/securityContext/readOnlyRootFilesystem",

@@ -23,6 +23,8 @@ mod apply;
 pub mod argocd;
 pub mod govcloud;
 pub mod helm;
+pub mod image;
+pub mod node;
 pub mod operator;
 pub mod prometheus;
 pub mod records;

@@ -23,6 +23,12 @@ app.kubernetes.io/name: {{ include "govcloud-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The labels that select the operator's pods (the Deployment's selector). */}}
+{{- define "govcloud-operator.podSelectorLabels" -}}
+{{ include "govcloud-operator.selectorLabels" . }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
 {{- define "govcloud-operator.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "govcloud-operator.selectorLabels" . }}
