@@ -12,6 +12,7 @@ pub mod error;
 pub mod exit;
 pub mod guard;
 pub mod measure;
+pub mod owned_watch;
 pub mod policy;
 pub mod prometheus;
 pub mod prune;
@@ -165,6 +166,11 @@ impl Context {
             && ready(&self.stores.exits)
             && ready(&self.stores.namespaces)
             && self.capacity.ready()
+            && self
+                .stores
+                .tenant_objects
+                .read()
+                .is_ok_and(|index| index.listed())
     }
 
     /// The rules and calendar of policy `name`, resolved once per version of the policy
