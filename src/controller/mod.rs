@@ -9,6 +9,7 @@ pub mod change;
 pub mod context;
 pub mod dependents;
 pub mod error;
+pub mod events;
 pub mod exit;
 pub mod guard;
 pub mod measure;
@@ -26,7 +27,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use events::Recorder;
 use kube::runtime::reflector::{Lookup, ObjectRef, Store};
 use kube::{Api, Client, Resource};
 use serde::Serialize;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector};
 use kube::{Client, ResourceExt};
@@ -17,6 +17,7 @@ use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChan
 use crate::cli::RunArgs;
 use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
 use crate::controller::context::feed;
+use crate::controller::events::Recorder;
 use crate::controller::{
     Config, Context, ObjectBook, Stores, Wakes, change, exit, measure, owned_watch, policy,
     request, wake_channel,
