@@ -13,7 +13,8 @@
 //!   per request, from `govcloud_records_written_total`;
 //! - the operator's peak RSS;
 //! - the API requests the operator made, by verb;
-//! - when it settled (its last write), and its writes during a quiet period after that
+//! - when it settled (every request has its first allocation figures, and writes have
+//!   stopped), and its writes during a quiet period after that
 //!   (Lease renewals excluded: they are leader election, not object writes);
 //! - a cold restart: time until every request was reconciled again, and its writes.
 //!
@@ -30,7 +31,7 @@ mod support;
 #[path = "scale/workload.rs"]
 mod workload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -48,6 +49,13 @@ const BENCH_POLICY: &str = "shanghai";
 const PARALLEL: usize = 4;
 /// Single requests timed from approval to Active.
 const LATENCY_SAMPLES: usize = 20;
+/// How many of the N requests are Active, and how many have their first measurement.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    active: usize,
+    measured: usize,
+}
+
 /// The operator has settled when its writes have stopped for this long.
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -113,12 +121,13 @@ async fn main() -> Result<()> {
         filed.as_secs_f64()
     );
 
-    // Active requests are counted from a watch, not by listing N objects again and again
-    // (which would compete with the operator for the API server).
+    // Active requests, and those with their first measurement, are counted from a watch,
+    // not by listing N objects again and again (which would compete with the operator for
+    // the API server).
     let api: Api<CloudResourceRequest> = Api::all(admin.clone());
-    let (active_tx, mut active_rx) = tokio::sync::watch::channel(0usize);
+    let (active_tx, mut active_rx) = tokio::sync::watch::channel(Progress::default());
     let counter = tokio::spawn(async move {
-        let mut active = std::collections::HashSet::new();
+        let (mut active, mut measured) = (HashSet::new(), HashSet::new());
         let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
         while let Some(event) = events.next().await {
             let (watcher::Event::Apply(r) | watcher::Event::InitApply(r)) = (match event {
@@ -128,12 +137,21 @@ async fn main() -> Result<()> {
                 continue;
             };
             let key = (r.namespace().unwrap_or_default(), r.name_any());
-            if r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Active) {
-                active.insert(key);
+            let status = r.status.as_ref();
+            if status.and_then(|s| s.phase) == Some(RequestPhase::Active) {
+                active.insert(key.clone());
             } else {
                 active.remove(&key);
             }
-            let _ = active_tx.send(active.len());
+            if status.and_then(|s| s.utilization.as_ref()).is_some() {
+                measured.insert(key);
+            } else {
+                measured.remove(&key);
+            }
+            let _ = active_tx.send(Progress {
+                active: active.len(),
+                measured: measured.len(),
+            });
         }
     });
     let started = Instant::now();
@@ -147,17 +165,16 @@ async fn main() -> Result<()> {
     );
     let cpu_at_start = processes.sample();
     let mut peak_rss = 0;
-    while *active_rx.borrow_and_update() < n {
+    while active_rx.borrow_and_update().active < n {
         peak_rss = peak_rss.max(peak_rss_kib());
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(3600),
             "only {}/{n} Active after an hour",
-            *active_rx.borrow()
+            active_rx.borrow().active
         );
         let _ = tokio::time::timeout(Duration::from_millis(500), active_rx.changed()).await;
     }
     let to_active = started.elapsed();
-    counter.abort();
     eprintln!("[bench] all Active in {:.1}s", to_active.as_secs_f64());
     let cpu_to_active = cpu::spent(&cpu_at_start, &processes.sample());
     eprintln!(
@@ -171,14 +188,17 @@ async fn main() -> Result<()> {
     );
 
     // Settling: after the last request turns Active the operator still records each
-    // tenant's allocation figures, which the quota controller fills in with some delay.
-    // Convergence is when its writes have stopped for SETTLE; the quiet period starts then.
+    // tenant's first allocation figures, 30 s after it turned Active once the quota
+    // controller has filled in the quota's `status.used` (minutes late at 10,000
+    // namespaces). Convergence is when every request has them and the writes have stopped
+    // for SETTLE; the quiet period starts then.
     let mut last = writes(&api_requests());
     let mut still_since = Instant::now();
-    while still_since.elapsed() < SETTLE {
+    while still_since.elapsed() < SETTLE || active_rx.borrow().measured < n {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(3600),
-            "the operator kept writing for an hour"
+            "not converged after an hour: {}/{n} measured",
+            active_rx.borrow().measured
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
         peak_rss = peak_rss.max(peak_rss_kib());
@@ -187,6 +207,7 @@ async fn main() -> Result<()> {
             (last, still_since) = (now, Instant::now());
         }
     }
+    counter.abort();
     let settled = started.elapsed().saturating_sub(SETTLE);
     eprintln!(
         "[bench] settled (last write) at {:.1}s",

@@ -11,6 +11,7 @@ use kube::runtime::watcher;
 
 use crate::index::by_request::ByRequest;
 use crate::index::resolved::ResolvedCache;
+use crate::index::tenant_objects::TenantObjects;
 
 use super::{Wake, measure};
 use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChange, WorkCalendar};
@@ -36,6 +37,9 @@ pub struct Stores {
     pub exits_by_request: Arc<RwLock<ByRequest>>,
     /// Policies resolved and calendars composed, by the resourceVersions they come from.
     pub resolved: Mutex<ResolvedCache>,
+    /// The objects owned in each tenant namespace, fed by their watches
+    /// ([`super::owned_watch`]).
+    pub tenant_objects: Arc<RwLock<TenantObjects>>,
 }
 
 impl Stores {
@@ -122,8 +126,18 @@ pub struct ObjectBook {
     /// Each request's (by UID) measurement schedule and the measurement waiting for its
     /// reconcile (see [`measure`]).
     pub measurements: Mutex<HashMap<String, measure::Measurement>>,
-    /// When each tenant (by request UID) was last checked against its applied hash.
-    pub verified_at: Mutex<HashMap<String, std::time::Instant>>,
+    /// When each tenant (by request UID) was last applied, and how disturbed the index
+    /// had seen it then (see `request::ensure_tenant`).
+    pub verified_at: Mutex<HashMap<String, Verified>>,
+}
+
+/// A tenant applied at `at`, when the index had counted `disturbances` of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified {
+    /// When.
+    pub at: std::time::Instant,
+    /// [`TenantObjects::disturbances`] then.
+    pub disturbances: u64,
 }
 
 #[cfg(test)]

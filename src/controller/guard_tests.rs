@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
+
+use crate::controller::events::Recorder;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 
@@ -81,6 +83,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             changes_by_request: Default::default(),
             exits_by_request: Default::default(),
             resolved: Default::default(),
+            tenant_objects: Default::default(),
         },
         capacity: Default::default(),
         wakes: crate::controller::Wakes {
@@ -97,6 +100,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
         crate::controller::capacity::on_request(&ctx, &Event::InitDone);
         crate::controller::capacity::on_change(&ctx, &Event::InitDone);
         crate::controller::capacity::on_namespace(&ctx, &Event::InitDone);
+        list_owned_objects(&ctx);
     }
     let writers = Writers {
         _policies: w1,
@@ -229,6 +233,43 @@ async fn nothing_is_reconciled_before_the_stores_are_loaded() {
         !ctx.metrics.encode().contains("govcloud_reconciles_total{"),
         "a deferred reconcile is not counted as one"
     );
+}
+
+/// The index of the objects owned in tenant namespaces has seen its four watches list.
+fn list_owned_objects(ctx: &Context) {
+    use crate::index::tenant_objects::Owned;
+    use kube::runtime::watcher::Event;
+    for kind in Owned::ALL {
+        crate::controller::owned_watch::apply(&ctx.stores.tenant_objects, kind, Event::Init);
+        crate::controller::owned_watch::apply(&ctx.stores.tenant_objects, kind, Event::InitDone);
+    }
+}
+
+/// Every index the decisions read gates the reconciles as the stores do: with every
+/// store loaded, a reconcile still waits while the capacity index or the owned objects'
+/// index has not seen its watches list (a pool would look emptier than it is; a tenant
+/// would look drifted and be re-applied).
+#[tokio::test]
+async fn nothing_is_reconciled_before_the_indexes_are_loaded() {
+    use kube::runtime::watcher::Event;
+    let (ctx, _writers) = context(true);
+    assert!(ctx.stores_ready());
+    *ctx.stores
+        .tenant_objects
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Default::default();
+    assert!(
+        !ctx.stores_ready(),
+        "the owned objects' index has not listed"
+    );
+    list_owned_objects(&ctx);
+    assert!(ctx.stores_ready());
+    *ctx.capacity.book() = Default::default();
+    assert!(!ctx.stores_ready(), "the capacity index has not listed");
+    crate::controller::capacity::on_request(&ctx, &Event::InitDone);
+    crate::controller::capacity::on_change(&ctx, &Event::InitDone);
+    crate::controller::capacity::on_namespace(&ctx, &Event::InitDone);
+    assert!(ctx.stores_ready());
 }
 
 /// A failed API call says which step made it, all the way out of a real reconciler: the

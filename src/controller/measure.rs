@@ -3,8 +3,8 @@
 //! One task runs a pass every tick: it finds the Active tenants whose measurement is due
 //! (their schedule, or an optimization notice past its `respondBy`), reads their usage
 //! with one batch of Prometheus queries per policy window (`sum by (namespace)`, whatever
-//! the number of tenants) and their allocation from their quotas, and hands each result to
-//! the request controller: it is kept here until that request's next reconcile takes it
+//! the number of tenants) and their allocation from their quotas (as watched, see
+//! [`super::owned_watch`]), and hands each result to the request controller: it is kept here until that request's next reconcile takes it
 //! ([`take`]), and the request is woken. The reconcile decides with it and writes the
 //! status as it always did, and never waits on Prometheus, so a slow or unreachable
 //! Prometheus cannot hold the controller's slots.
@@ -18,9 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::ResourceQuota;
-use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::watch;
 
@@ -28,11 +25,7 @@ use super::{Context, PolicyLookup, prometheus};
 use crate::api::{CloudResourceRequest, CloudResourceRequestStatus, RequestPhase};
 use crate::policy::measurement::MeasurementSchedule;
 use crate::policy::quantity::Amounts;
-use crate::policy::tenant as tenant_names;
 use crate::policy::utilization::{self, Measured};
-
-/// How many quotas are read at once in a pass.
-const QUOTA_READS_IN_FLIGHT: usize = 8;
 
 /// How often the bookkeeping of gone objects is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -248,14 +241,13 @@ async fn pass(ctx: &Context) {
             results.push((d, of_tenant));
         }
     }
-    let measured: Vec<(Due, Measured)> = futures::stream::iter(results)
-        .map(|(d, usage)| async move {
-            let allocation = allocation(ctx, &d.tenant).await;
+    let measured: Vec<(Due, Measured)> = results
+        .into_iter()
+        .map(|(d, usage)| {
+            let allocation = allocation(ctx, &d.tenant);
             (d, Measured { allocation, usage })
         })
-        .buffer_unordered(QUOTA_READS_IN_FLIGHT)
-        .collect()
-        .await;
+        .collect();
     let interval = ctx.config.utilization_interval;
     for (d, m) in measured {
         let complete = m.allocation.is_some();
@@ -286,19 +278,15 @@ async fn pass(ctx: &Context) {
     }
 }
 
-/// Allocation ratios from the tenant's quota; a failed read counts as no figures (the
-/// measurement is retried soon).
-async fn allocation(ctx: &Context, tenant: &str) -> Option<utilization::Ratios> {
-    match Api::<ResourceQuota>::namespaced(ctx.client.clone(), tenant)
-        .get_opt(tenant_names::QUOTA_NAME)
-        .await
-    {
-        Ok(quota) => quota.as_ref().and_then(prometheus::allocation),
-        Err(e) => {
-            tracing::warn!(namespace = tenant, error = %e, "cannot read the tenant quota");
-            None
-        }
-    }
+/// Allocation ratios from the tenant's quota as its watch last saw it (no figures until
+/// the quota controller has filled in `status.used`: the measurement is retried soon, at
+/// no cost, issue 11).
+fn allocation(ctx: &Context, tenant: &str) -> Option<utilization::Ratios> {
+    ctx.stores
+        .tenant_objects
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .allocation(tenant)
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ pub mod change;
 pub mod context;
 pub mod dependents;
 pub mod error;
+pub mod events;
 pub mod exit;
 pub mod guard;
 pub mod measure;
+pub mod owned_watch;
 pub mod policy;
 pub mod prometheus;
 pub mod prune;
@@ -25,7 +27,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use events::Recorder;
 use kube::runtime::reflector::{Lookup, ObjectRef, Store};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
@@ -165,6 +169,11 @@ impl Context {
             && ready(&self.stores.exits)
             && ready(&self.stores.namespaces)
             && self.capacity.ready()
+            && self
+                .stores
+                .tenant_objects
+                .read()
+                .is_ok_and(|index| index.listed())
     }
 
     /// The rules and calendar of policy `name`, resolved once per version of the policy

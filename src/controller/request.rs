@@ -12,6 +12,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
+use super::context::Verified;
 use super::{
     Context, Error, PolicyLookup, guard, measure, publish, record, requeue_at, tenant, write_status,
 };
@@ -357,9 +358,13 @@ fn wake_capacity_waiters(ctx: &Context) {
 }
 
 /// Applies the tenant namespace unless it is known to be as desired: its namespace
-/// carries the hash of this exact spec and, at most once per requeue cap, a read-only
-/// check finds the owned objects intact. A converged tenant costs no writes, not even
-/// after a restart.
+/// carries the hash of this exact spec and the owned objects, as their watches last saw
+/// them, are intact. A converged tenant costs no request at all, not even after a restart
+/// (issue 11: the check used to take four GETs per tenant).
+///
+/// Right after our own apply the watches may not have caught up yet: for
+/// [`WATCH_CATCH_UP`] the apply is trusted unless an owned object was seen deleted, or the
+/// quota's `hard` changed, since (either wakes the request, which then repairs it at once).
 async fn ensure_tenant(
     ctx: &Context,
     uid: &str,
@@ -369,7 +374,34 @@ async fn ensure_tenant(
     let exists = matches!(observed.map(|o| &o.state), Some(TenantState::Owned { .. }));
     let hash_matches =
         exists && observed.and_then(|o| o.applied_hash.as_deref()) == Some(spec.hash().as_str());
+    let (in_sync, disturbances) = {
+        let index = ctx
+            .stores
+            .tenant_objects
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        (
+            index.in_sync(&spec.namespace, &spec.quota),
+            index.disturbances(&spec.namespace),
+        )
+    };
+    let verified = |ctx: &Context| {
+        ctx.objects
+            .verified_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                uid.to_string(),
+                Verified {
+                    at: std::time::Instant::now(),
+                    disturbances,
+                },
+            );
+    };
     if hash_matches {
+        if in_sync {
+            return Ok(());
+        }
         let last = ctx
             .objects
             .verified_at
@@ -377,24 +409,16 @@ async fn ensure_tenant(
             .unwrap_or_else(|p| p.into_inner())
             .get(uid)
             .copied();
-        if last.is_some_and(|t| t.elapsed() < ctx.config.max_requeue) {
-            return Ok(());
-        }
-        if tenant::in_sync(&ctx.client, spec).await? {
-            ctx.objects
-                .verified_at
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(uid.to_string(), std::time::Instant::now());
+        if last.is_some_and(|v| v.at.elapsed() < WATCH_CATCH_UP && v.disturbances == disturbances) {
             return Ok(());
         }
         tracing::info!(namespace = %spec.namespace, "owned objects drifted: re-applying");
     }
     tenant::provision(&ctx.client, spec, exists).await?;
-    ctx.objects
-        .verified_at
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(uid.to_string(), std::time::Instant::now());
+    verified(ctx);
     Ok(())
 }
+
+/// How long our own apply of a tenant is trusted while the watches of its owned objects
+/// catch up (they lag by milliseconds, more on a loaded API server).
+const WATCH_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(10);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector};
 use kube::{Client, ResourceExt};
@@ -17,14 +17,16 @@ use crate::api::{CloudResourceRequest, ExitRequest, GovCloudPolicy, ResourceChan
 use crate::cli::RunArgs;
 use crate::controller::calendar_wakes::{CalendarWakes, Wakers};
 use crate::controller::context::feed;
+use crate::controller::events::Recorder;
 use crate::controller::{
-    Config, Context, ObjectBook, Stores, Wakes, change, exit, measure, policy, request,
-    wake_channel,
+    Config, Context, ObjectBook, Stores, Wakes, change, exit, measure, owned_watch, policy,
+    request, wake_channel,
 };
 use crate::decode::Quarantine;
 use crate::health::Health;
 use crate::index::by_request::ByRequest;
 use crate::index::resolved::ResolvedCache;
+use crate::index::tenant_objects::TenantObjects;
 use crate::metrics::Metrics;
 use crate::policy::tenant;
 
@@ -112,6 +114,17 @@ pub(super) async fn run_controllers(
         q.clone(),
     );
     let (wake_tx, wake_rx) = wake_channel();
+    // The objects owned in tenant namespaces, as their watches last saw them (issue 11).
+    let tenant_objects = Arc::new(RwLock::new(TenantObjects::default()));
+    let owned_watches = owned_watch::run(
+        &client,
+        &owned_watch::Feed {
+            index: tenant_objects.clone(),
+            wake: wake_tx.clone(),
+            health: h.clone(),
+            metrics: m.clone(),
+        },
+    );
     let (wake_changes_tx, wake_changes_rx) = wake_channel();
     let (wake_exits_tx, wake_exits_rx) = wake_channel();
     let (wake_policies, wake_policies_rx) = wake_channel::<GovCloudPolicy>();
@@ -137,6 +150,7 @@ pub(super) async fn run_controllers(
             changes_by_request: changes_by_request.clone(),
             exits_by_request: exits_by_request.clone(),
             resolved: std::sync::Mutex::new(ResolvedCache::default()),
+            tenant_objects: tenant_objects.clone(),
         },
         capacity: Default::default(),
         wakes: Wakes {
@@ -299,6 +313,7 @@ pub(super) async fn run_controllers(
     let namespace_stream = namespace_stream.inspect(move |event| {
         if let Ok(event) = event {
             crate::controller::capacity::on_namespace(&counted, event);
+            owned_watch::on_namespace(&tenant_objects, event);
         }
     });
     let request_controller = Controller::for_stream(request_stream.touched_objects(), requests)
@@ -398,6 +413,9 @@ pub(super) async fn run_controllers(
     retention.abort();
     drive_calendars.abort();
     drive_policies.abort();
+    for watch in owned_watches {
+        watch.abort();
+    }
 }
 
 /// Wakes the request named by `object` (a change or exit in the request's namespace).

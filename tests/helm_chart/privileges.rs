@@ -162,19 +162,19 @@ fn the_operator_cluster_role_is_least_privilege() -> Result<()> {
     add(
         "",
         &["resourcequotas", "limitranges"],
-        &["get", "create", "patch"],
+        &["list", "watch", "create", "patch"],
         "",
     );
     add(
         "networking.k8s.io",
         &["networkpolicies"],
-        &["get", "create", "patch"],
+        &["list", "watch", "create", "patch"],
         "",
     );
     add(
         "rbac.authorization.k8s.io",
         &["rolebindings"],
-        &["get", "create", "patch"],
+        &["list", "watch", "create", "patch"],
         "",
     );
     add(

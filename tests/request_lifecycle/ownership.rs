@@ -109,3 +109,82 @@ async fn deleting_a_provisioned_request_never_deletes_its_namespace() -> anyhow:
     )?;
     Ok(())
 }
+
+/// The owned objects of an Active tenant are watched: one deleted, or a quota's `hard`
+/// edited by someone else, is put back at once (issue 11). The operator's requeue cap is
+/// an hour here, so a repair within the wait proves the watch woke it, not a poll.
+#[tokio::test]
+async fn a_deleted_or_edited_owned_object_is_put_back_at_once() -> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("drift");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |_| {}).await?;
+    file(
+        &admin,
+        &ns,
+        "portal",
+        request_spec(&ns, RequestClass::Production, "2"),
+    )
+    .await?;
+    decide(cp, &ns, "portal", "Approved", "").await?;
+    let active = wait_phase(&admin, &ns, "portal", RequestPhase::Active, T).await?;
+    let tenant = active
+        .status
+        .as_ref()
+        .and_then(|s| s.tenant_namespace.clone())
+        .ok_or_else(|| anyhow::anyhow!("no tenant namespace in status"))?;
+    let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), &tenant);
+    let limits = Api::<LimitRange>::namespaced(admin.clone(), &tenant);
+    let quotas = Api::<ResourceQuota>::namespaced(admin.clone(), &tenant);
+    // Right after activation (inside the window where the operator trusts its own apply
+    // while its watches catch up): a deletion is still seen for what it is.
+    policies
+        .delete("govcloud-isolation", &DeleteParams::default())
+        .await?;
+    wait_until(
+        Duration::from_secs(20),
+        "the NetworkPolicy put back",
+        || async { Ok(policies.get_opt("govcloud-isolation").await?.is_some()) },
+    )
+    .await?;
+    limits
+        .delete("govcloud-defaults", &DeleteParams::default())
+        .await?;
+    wait_until(
+        Duration::from_secs(20),
+        "the LimitRange put back",
+        || async { Ok(limits.get_opt("govcloud-defaults").await?.is_some()) },
+    )
+    .await?;
+    let cpu_of = |q: &ResourceQuota| {
+        q.spec
+            .as_ref()
+            .and_then(|s| s.hard.as_ref())
+            .and_then(|h| h.get("requests.cpu"))
+            .map(|q| q.0.clone())
+    };
+    let granted = cpu_of(&quotas.get("govcloud-grant").await?);
+    quotas
+        .patch(
+            "govcloud-grant",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"hard": {"requests.cpu": "64"}}})),
+        )
+        .await?;
+    wait_until(
+        Duration::from_secs(20),
+        "the granted hard put back",
+        || async { Ok(cpu_of(&quotas.get("govcloud-grant").await?) == granted) },
+    )
+    .await?;
+    let r = Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
+        .get("portal")
+        .await?;
+    assert_eq!(
+        r.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Active),
+        "a repair changes nothing else"
+    );
+    Ok(())
+}
