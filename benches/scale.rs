@@ -267,6 +267,7 @@ async fn main() -> Result<()> {
     let before = writes(&quiet_start);
     tokio::time::sleep(Duration::from_secs(a.quiet)).await;
     peak_rss = peak_rss.max(peak_rss_kib());
+    let quiet_rss = rss_kib();
     let after_quiet = api_requests();
     let quiet_writes = writes(&after_quiet) - before;
     if quiet_writes > 0 {
@@ -370,6 +371,16 @@ async fn main() -> Result<()> {
             ),
         ),
         (
+            "RSS after the quiet period / peak of the first run / of the restart",
+            format!(
+                "{:.1} / {:.1} / {:.1} MiB",
+                quiet_rss as f64 / 1024.0,
+                peak_rss as f64 / 1024.0,
+                restart_rss as f64 / 1024.0
+            ),
+            String::new(),
+        ),
+        (
             "API requests per request until settled",
             format!("{per_request:?}"),
             String::new(),
@@ -426,6 +437,7 @@ async fn main() -> Result<()> {
         "settled_seconds": settled.as_secs_f64(),
         "ratio": ratio,
         "peak_rss_kib": peak_rss.max(restart_rss),
+        "quiet_rss_kib": quiet_rss,
         "api_requests_by_verb": by_verb,
         "api_requests": converged.iter().map(|((v, r), c)| serde_json::json!({"verb": v, "resource": r, "count": c})).collect::<Vec<_>>(),
         "quiet_seconds": a.quiet,

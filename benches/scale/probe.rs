@@ -91,11 +91,21 @@ pub(crate) fn reconciles() -> u64 {
 }
 
 pub(crate) fn peak_rss_kib() -> u64 {
+    operator_status_kib("VmHWM:")
+}
+
+/// The measured operator's resident memory now (KiB): after convergence, what its stores
+/// and indexes hold, without the peaks of the busy start.
+pub(crate) fn rss_kib() -> u64 {
+    operator_status_kib("VmRSS:")
+}
+
+fn operator_status_kib(field: &str) -> u64 {
     let pid = with_operator(|o| o.pid()).flatten().unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
 }
