@@ -22,6 +22,8 @@ use crate::metrics::{Metrics, WatchLabels};
 struct WatchState {
     synced: bool,
     broken_since: Option<Instant>,
+    /// When the watch was declared: its first list's duration is logged from here.
+    registered: Option<Instant>,
 }
 
 /// The state of every watch the operator runs.
@@ -81,7 +83,7 @@ impl Health {
     /// Declares a watch that must sync before the operator is ready.
     pub fn register(&self, name: &'static str) {
         self.with(|w| {
-            w.entry(name).or_default();
+            w.entry(name).or_default().registered = Some(Instant::now());
         });
     }
 
@@ -114,6 +116,13 @@ impl Health {
             match item {
                 Ok(list_done) => {
                     state.broken_since = None;
+                    if list_done && !state.synced {
+                        // Which watch a slow start waits on (issue 11: a cold restart).
+                        let seconds = state
+                            .registered
+                            .map_or(0.0, |r| now.saturating_duration_since(r).as_secs_f64());
+                        tracing::info!(watch = name, seconds, "first list complete");
+                    }
                     state.synced |= list_done;
                 }
                 Err(()) => {

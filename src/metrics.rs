@@ -179,6 +179,8 @@ pub struct Metrics {
     pub admission: Family<AdmissionLabels, Histogram>,
     /// GovCloudRecords the operator created (SN 31).
     pub record_writes: Counter,
+    /// Seconds from the start of leading until every watch had listed once (0 before).
+    pub stores_loaded_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Per-object deadlines and notice conditions, for the chart's alert rules.
     pub objects: crate::object_metrics::ObjectMetrics,
 }
@@ -206,6 +208,12 @@ impl Metrics {
         let undecodable = Family::<UndecodableLabels, Gauge>::default();
         let decode_failures = Family::<UndecodableLabels, Counter>::default();
         let orphan_tenants = Gauge::default();
+        let stores_loaded_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "stores_loaded_seconds",
+            "Seconds from the start of leading until every watch had listed once (0 before)",
+            stores_loaded_seconds.clone(),
+        );
         registry.register(
             "orphan_tenant_namespaces",
             "Managed tenant namespaces whose request is gone, still counted against their pool",
@@ -284,6 +292,7 @@ impl Metrics {
             decode_failures,
             admission,
             record_writes,
+            stores_loaded_seconds,
             objects,
         }
     }

@@ -81,6 +81,37 @@ pub(crate) fn is_write(verb: &str, resource: &str) -> bool {
     matches!(verb, "create" | "update" | "patch" | "delete") && resource != "leases"
 }
 
+/// How long the measured operator took to load its stores (every watch listed once), in
+/// seconds from the start of leading; 0 until then.
+pub(crate) fn stores_loaded_seconds() -> f64 {
+    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("govcloud_stores_loaded_seconds "))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// The measured operator's "first list complete" log lines since it last began leading,
+/// as `watch: seconds`.
+pub(crate) fn first_lists_of_last_start() -> Vec<String> {
+    let path = with_operator(|o| o.log.clone());
+    let text = path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.contains("leading: starting watches"))
+        .unwrap_or(0);
+    lines[start..]
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "first list complete")
+        .map(|v| format!("{} listed after {:.2} s", v["watch"].as_str().unwrap_or("?"), v["seconds"].as_f64().unwrap_or(0.0)))
+        .collect()
+}
+
 pub(crate) fn reconciles() -> u64 {
     let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
         .unwrap_or_default();

@@ -40,6 +40,43 @@ pub struct Stores {
     /// The objects owned in each tenant namespace, fed by their watches
     /// ([`super::owned_watch`]).
     pub tenant_objects: Arc<RwLock<TenantObjects>>,
+    /// When the watches started, and how long their first lists took.
+    pub loading: Loading,
+}
+
+/// How long the stores took to load: from the start of leading until every watch had
+/// listed once, the part of a cold restart that is spent waiting on the API server
+/// rather than reconciling (issue 11: the restart pass at 10,000 requests).
+#[derive(Debug)]
+pub struct Loading {
+    since: std::time::Instant,
+    took: std::sync::OnceLock<std::time::Duration>,
+}
+
+impl Default for Loading {
+    fn default() -> Self {
+        Self {
+            since: std::time::Instant::now(),
+            took: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl Loading {
+    /// Notes that every store is loaded; true the first time only.
+    pub fn loaded(&self) -> bool {
+        let mut first = false;
+        self.took.get_or_init(|| {
+            first = true;
+            self.since.elapsed()
+        });
+        first
+    }
+
+    /// How long loading took, once it is over.
+    pub fn took(&self) -> Option<std::time::Duration> {
+        self.took.get().copied()
+    }
 }
 
 impl Stores {

@@ -84,6 +84,7 @@ fn context(ready: bool) -> (Arc<Context>, Writers) {
             exits_by_request: Default::default(),
             resolved: Default::default(),
             tenant_objects: Default::default(),
+            loading: Default::default(),
         },
         capacity: Default::default(),
         wakes: crate::controller::Wakes {

@@ -162,7 +162,12 @@ impl Context {
                 .now_or_never()
                 .is_some_and(|r| r.is_ok())
         }
-        ready(&self.stores.policies)
+        if self.stores.loading.took().is_some() {
+            // Stores never go back to unloaded: a relist keeps the old state until it
+            // replaces it.
+            return true;
+        }
+        let ready = ready(&self.stores.policies)
             && ready(&self.stores.calendars)
             && ready(&self.stores.requests)
             && ready(&self.stores.changes)
@@ -173,7 +178,16 @@ impl Context {
                 .stores
                 .tenant_objects
                 .read()
-                .is_ok_and(|index| index.listed())
+                .is_ok_and(|index| index.listed());
+        if ready && self.stores.loading.loaded() {
+            let took = self.stores.loading.took().unwrap_or_default();
+            self.metrics.stores_loaded_seconds.set(took.as_secs_f64());
+            tracing::info!(
+                seconds = took.as_secs_f64(),
+                "every watch has listed: reconciling"
+            );
+        }
+        ready
     }
 
     /// The rules and calendar of policy `name`, resolved once per version of the policy

@@ -151,6 +151,7 @@ pub(super) async fn run_controllers(
             exits_by_request: exits_by_request.clone(),
             resolved: std::sync::Mutex::new(ResolvedCache::default()),
             tenant_objects: tenant_objects.clone(),
+            loading: Default::default(),
         },
         capacity: Default::default(),
         wakes: Wakes {
