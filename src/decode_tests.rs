@@ -172,3 +172,21 @@ fn a_relist_forgets_undecodable_objects_that_are_gone() {
     assert!(!q.holds_named::<Crr>(Some("unit-a"), "b"));
     assert_eq!(gauge(&metrics), 0);
 }
+
+#[test]
+fn managed_fields_are_not_decoded() {
+    let mut sent = request("m", "Test");
+    sent["metadata"]["managedFields"] = json!([{
+        "manager": "govcloud.io/operator",
+        "operation": "Apply",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:status": {"f:phase": {}}}
+    }]);
+    match tolerant(sent) {
+        Tolerant::Decoded(r) => {
+            assert_eq!(r.metadata.name.as_deref(), Some("m"));
+            assert_eq!(r.metadata.managed_fields, None);
+        }
+        Tolerant::Undecodable(u) => panic!("a valid request must decode: {}", u.error),
+    }
+}

@@ -88,10 +88,23 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
     fn reset(&mut self) {}
 }
 
-/// The watcher configuration every watch uses: requests end after [`WATCH_SECONDS`] and
-/// resume, so a watch left hanging by a restarted server is replaced within seconds.
+/// The watcher configuration every watch uses:
+/// - requests end after [`WATCH_SECONDS`] and resume, so a watch left hanging by a
+///   restarted server is replaced within seconds;
+/// - lists are served from the API server's watch cache (`resourceVersion=0`), as
+///   client-go's informers list, instead of pages read from etcd. Measured on this
+///   project's control plane with 1,000 requests: 0.76 s for all of them from the cache,
+///   1.4 s for each page of 500 from etcd, where the server decodes and re-encodes every
+///   stored object; at 10,000 requests those pages were most of a cold restart (issue
+///   11). The cache may be a moment behind etcd; the watch then resumes from the list's
+///   version, so nothing is missed, and every write here is safe to repeat on a view a
+///   moment old (records by their deterministic names, status by server-side apply).
+///   The server sends such a list whole (it ignores the page size), so a restart holds
+///   one list response in memory at once.
 pub fn config() -> watcher::Config {
-    watcher::Config::default().timeout(WATCH_SECONDS)
+    watcher::Config::default()
+        .timeout(WATCH_SECONDS)
+        .any_semantic()
 }
 
 /// A cluster-wide watch of `K` with [`WatchBackoff`], reported to `health` under `name`

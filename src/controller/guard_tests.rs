@@ -249,28 +249,44 @@ fn list_owned_objects(ctx: &Context) {
 /// Every index the decisions read gates the reconciles as the stores do: with every
 /// store loaded, a reconcile still waits while the capacity index or the owned objects'
 /// index has not seen its watches list (a pool would look emptier than it is; a tenant
-/// would look drifted and be re-applied).
+/// would look drifted and be re-applied). Once everything has loaded, the time it took is
+/// published, once.
 #[tokio::test]
 async fn nothing_is_reconciled_before_the_indexes_are_loaded() {
     use kube::runtime::watcher::Event;
     let (ctx, _writers) = context(true);
-    assert!(ctx.stores_ready());
     *ctx.stores
         .tenant_objects
         .write()
         .unwrap_or_else(|p| p.into_inner()) = Default::default();
+    *ctx.capacity.book() = Default::default();
     assert!(
         !ctx.stores_ready(),
-        "the owned objects' index has not listed"
+        "neither the owned objects' nor the capacity index has listed"
     );
     list_owned_objects(&ctx);
-    assert!(ctx.stores_ready());
-    *ctx.capacity.book() = Default::default();
     assert!(!ctx.stores_ready(), "the capacity index has not listed");
+    assert_eq!(ctx.stores.loading.took(), None);
+    assert!(
+        ctx.metrics
+            .encode()
+            .contains("govcloud_stores_loaded_seconds 0.0"),
+        "nothing loaded yet"
+    );
     crate::controller::capacity::on_request(&ctx, &Event::InitDone);
     crate::controller::capacity::on_change(&ctx, &Event::InitDone);
     crate::controller::capacity::on_namespace(&ctx, &Event::InitDone);
     assert!(ctx.stores_ready());
+    let took = ctx.stores.loading.took().expect("loaded");
+    assert_eq!(
+        ctx.metrics.stores_loaded_seconds.get(),
+        took.as_secs_f64(),
+        "the loading time is published"
+    );
+    assert!(took > std::time::Duration::ZERO);
+    // Loaded is for good: the indexes only ever count their first lists.
+    assert!(ctx.stores_ready());
+    assert_eq!(ctx.stores.loading.took(), Some(took));
 }
 
 /// A failed API call says which step made it, all the way out of a real reconciler: the
