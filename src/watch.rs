@@ -88,23 +88,18 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
     fn reset(&mut self) {}
 }
 
-/// The watcher configuration every watch uses:
-/// - requests end after [`WATCH_SECONDS`] and resume, so a watch left hanging by a
-///   restarted server is replaced within seconds;
-/// - lists are served from the API server's watch cache (`resourceVersion=0`), as
-///   client-go's informers list, instead of pages read from etcd. Measured on this
-///   project's control plane with 1,000 requests: 0.76 s for all of them from the cache,
-///   1.4 s for each page of 500 from etcd, where the server decodes and re-encodes every
-///   stored object; at 10,000 requests those pages were most of a cold restart (issue
-///   11). The cache may be a moment behind etcd; the watch then resumes from the list's
-///   version, so nothing is missed, and every write here is safe to repeat on a view a
-///   moment old (records by their deterministic names, status by server-side apply).
-///   The server sends such a list whole (it ignores the page size), so a restart holds
-///   one list response in memory at once.
+/// The watcher configuration every watch uses: requests end after [`WATCH_SECONDS`] and
+/// resume, so a watch left hanging by a restarted server is replaced within seconds.
+///
+/// Lists are read from etcd in pages of 500 (kube's default), not from the API server's
+/// watch cache (`resourceVersion=0`, as client-go lists). Measured in session 8 with
+/// 1,000 requests: the cache served all of them in 0.8–1.7 s against 1.4 s per page of
+/// 500 from etcd, yet the bench's cold restart did not get faster (4.8–4.9 s against
+/// 4.0–4.5 s); the cache sends a list whole, ignoring the page size, so at 10,000
+/// requests a restart would hold one list response of ~50 MB at once, and its view may
+/// be a moment behind etcd. Kept as it was.
 pub fn config() -> watcher::Config {
-    watcher::Config::default()
-        .timeout(WATCH_SECONDS)
-        .any_semantic()
+    watcher::Config::default().timeout(WATCH_SECONDS)
 }
 
 /// A cluster-wide watch of `K` with [`WatchBackoff`], reported to `health` under `name`

@@ -93,7 +93,7 @@ pub(crate) fn stores_loaded_seconds() -> f64 {
 }
 
 /// The measured operator's "first list complete" log lines since it last began leading,
-/// as `watch: seconds`.
+/// as `watch: seconds`, and its warnings and errors since then.
 pub(crate) fn first_lists_of_last_start() -> Vec<String> {
     let path = with_operator(|o| o.log.clone());
     let text = path
@@ -107,8 +107,26 @@ pub(crate) fn first_lists_of_last_start() -> Vec<String> {
     lines[start..]
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["message"] == "first list complete")
-        .map(|v| format!("{} listed after {:.2} s", v["watch"].as_str().unwrap_or("?"), v["seconds"].as_f64().unwrap_or(0.0)))
+        .filter_map(|v| {
+            if v["message"] == "first list complete" {
+                Some(format!(
+                    "{} listed after {:.2} s",
+                    v["watch"].as_str().unwrap_or("?"),
+                    v["seconds"].as_f64().unwrap_or(0.0)
+                ))
+            } else if v["level"] == "WARN" || v["level"] == "ERROR" {
+                // A failed list or watch is retried with backoff: it shows here.
+                Some(format!(
+                    "{} {} {}: {}",
+                    v["timestamp"].as_str().unwrap_or("?"),
+                    v["message"].as_str().unwrap_or("?"),
+                    v["watch"].as_str().unwrap_or(""),
+                    v["error"].as_str().unwrap_or("")
+                ))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
