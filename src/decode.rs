@@ -50,12 +50,9 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Tolerant<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Only malformed JSON fails here, and that fails the response, not one object.
         let mut value = serde_json::Value::deserialize(deserializer)?;
-        // Never read here, and the largest part of a request as the API server sends it:
-        // dropped before the typed decode, not after (issue 11: the transient memory and
-        // CPU of listing 10,000 requests). The stores drop the rest ([`crate::watch::trim`]).
-        if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            meta.remove("managedFields");
-        }
+        // Cut before the typed decode, not after (issue 11: the transient memory and CPU
+        // of listing 10,000 requests).
+        crate::watch::trim(&mut value);
         Ok(match K::deserialize(&value) {
             Ok(obj) => Tolerant::Decoded(obj),
             Err(e) => Tolerant::Undecodable(Box::new(Undecodable {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::decode::{Quarantine, Tolerant};
@@ -94,8 +94,8 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
 /// Lists are read from etcd in pages of 500 (kube's default), not from the API server's
 /// watch cache (`resourceVersion=0`, as client-go lists). Measured in session 8 with
 /// 1,000 requests: the cache served all of them in 0.8–1.7 s against 1.4 s per page of
-/// 500 from etcd, yet the bench's cold restart did not get faster (4.8–4.9 s against
-/// 4.0–4.5 s); the cache sends a list whole, ignoring the page size, so at 10,000
+/// 500 from etcd, yet the bench's cold restart did not get faster (loading the stores
+/// took 4.8–5.0 s against 4.0–4.4 s); the cache sends a list whole, ignoring the page size, so at 10,000
 /// requests a restart would hold one list response of ~50 MB at once, and its view may
 /// be a moment behind etcd. Kept as it was.
 pub fn config() -> watcher::Config {
@@ -104,9 +104,8 @@ pub fn config() -> watcher::Config {
 
 /// A cluster-wide watch of `K` with [`WatchBackoff`], reported to `health` under `name`
 /// (readiness, stall detection for `/livez`, and the watch-error metric), kept in
-/// `writer`'s store without `metadata.managedFields`: the operator never reads them, and
-/// with several writers per object (vendor, approver, operator) they are a large share of
-/// each object's size, so of the memory of 10,000 requests. Objects that do not decode as
+/// `writer`'s store without what the operator never reads ([`trim`], applied as each object
+/// is decoded). Objects that do not decode as
 /// `K` are reported and kept out of the store by `quarantine` (see [`crate::decode`]), so
 /// one of them never stops the watch.
 pub fn reflected<K>(
@@ -142,32 +141,34 @@ where
                 Ok(event) => quarantine.sort(name, event, &store).map(Ok),
                 Err(e) => Some(Err(e)),
             })
-        })
-        .modify(|obj| trim(obj));
+        });
     reflector::reflector(writer, observed)
 }
 
 /// The annotation `kubectl apply` writes: a second copy of the object, never read here.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// The webhook's stamp of who created an object (`govcloud.io/requested-by`): read by
-/// people and by the webhook from the object it reviews, never by the controllers.
-pub const REQUESTED_BY: &str = crate::policy::admission::REQUESTED_BY_ANNOTATION;
-
-/// What the stores keep of an object: nothing the operator never reads (issues 11, 13) —
-/// neither managedFields, nor `kubectl apply`'s copy of the whole object, nor the
-/// webhook's stamp of the creator (about 1.2 KiB per request in memory: a map node, a
-/// key and a JSON value, kept 10,000 times). The operator never writes an object back
-/// from its store copy (status goes by server-side apply of its own fields, finalizers by
-/// a merge patch), so what is dropped here is never dropped from the cluster.
-pub fn trim<K: Resource>(obj: &mut K) {
-    obj.managed_fields_mut().clear();
-    let annotations = obj.annotations_mut();
-    annotations.remove(LAST_APPLIED);
-    annotations.remove(REQUESTED_BY);
-    if annotations.is_empty() {
-        // An empty map may still hold its allocated node.
-        obj.meta_mut().annotations = None;
+/// What the stores keep of an object, cut from its JSON before the typed decode
+/// ([`crate::decode::Tolerant`]): nothing the operator never reads (issues 11, 13) —
+/// neither managedFields (the largest part of a request as the API server sends it), nor
+/// `kubectl apply`'s copy of the whole object, nor the webhook's stamp of the creator
+/// (about 1.2 KiB per request in memory: a map node, a key and a JSON value, kept 10,000
+/// times; people and the webhook read it from the cluster, the controllers never). The
+/// operator never writes an object back from its store copy (status goes by server-side
+/// apply of its own fields, finalizers by a merge patch), so what is dropped here is
+/// never dropped from the cluster.
+pub fn trim(object: &mut serde_json::Value) {
+    let Some(meta) = object.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+        return;
+    };
+    meta.remove("managedFields");
+    if let Some(annotations) = meta.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+        annotations.remove(LAST_APPLIED);
+        annotations.remove(crate::policy::admission::REQUESTED_BY_ANNOTATION);
+        if annotations.is_empty() {
+            // No map at all rather than an empty one (which may hold an allocated node).
+            meta.remove("annotations");
+        }
     }
 }
 
@@ -177,25 +178,33 @@ mod tests {
 
     #[test]
     fn the_stores_drop_what_is_never_read() {
-        let mut ns = k8s_openapi::api::core::v1::Namespace::default();
-        ns.annotations_mut()
-            .insert(LAST_APPLIED.into(), "{\"huge\": true}".into());
-        ns.annotations_mut()
-            .insert("govcloud.io/owner-uid".into(), "u".into());
-        ns.annotations_mut()
-            .insert(REQUESTED_BY.into(), "{\"username\":\"vendor\"}".into());
-        ns.managed_fields_mut().push(Default::default());
-        trim(&mut ns);
+        use crate::policy::admission::REQUESTED_BY_ANNOTATION as REQUESTED_BY;
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::ResourceExt;
+        let mut sent = serde_json::json!({
+            "metadata": {
+                "name": "t",
+                "annotations": {
+                    LAST_APPLIED: "{\"huge\": true}",
+                    "govcloud.io/owner-uid": "u",
+                    REQUESTED_BY: "{\"username\":\"vendor\"}"
+                },
+                "managedFields": [{"manager": "vendor"}]
+            }
+        });
+        trim(&mut sent);
+        let ns: Namespace = serde_json::from_value(sent).expect("a namespace");
         assert!(ns.managed_fields().is_empty());
         assert_eq!(
             ns.annotations().keys().collect::<Vec<_>>(),
             ["govcloud.io/owner-uid"]
         );
         // Nothing left: no map at all.
-        let mut bare = k8s_openapi::api::core::v1::Namespace::default();
-        bare.annotations_mut()
-            .insert(REQUESTED_BY.into(), "{}".into());
+        let mut bare = serde_json::json!({
+            "metadata": {"name": "b", "annotations": {REQUESTED_BY: "{}"}}
+        });
         trim(&mut bare);
+        let bare: Namespace = serde_json::from_value(bare).expect("a namespace");
         assert_eq!(bare.metadata.annotations, None);
     }
     use kube::runtime::utils::Backoff;
