@@ -94,13 +94,21 @@ impl Health {
         item: &Result<watcher::Event<K>, watcher::Error>,
         metrics: &Metrics,
     ) {
-        self.observe_at(
+        let first_list = self.observe_at(
             name,
             item.as_ref()
                 .map(|e| matches!(e, watcher::Event::InitDone))
                 .map_err(|_| ()),
             Instant::now(),
         );
+        if let Some(took) = first_list {
+            // Which watch a slow start waits on (issue 11: a cold restart).
+            tracing::info!(
+                watch = name,
+                seconds = took.as_secs_f64(),
+                "first list complete"
+            );
+        }
         if item.is_err() {
             metrics
                 .watch_errors
@@ -110,26 +118,32 @@ impl Health {
     }
 
     /// `Ok(true)`: a list completed; `Ok(false)`: any other event; `Err`: the watch failed.
-    fn observe_at(&self, name: &'static str, item: Result<bool, ()>, now: Instant) {
+    /// Returns how long the watch took to list, when this completed its first list.
+    fn observe_at(
+        &self,
+        name: &'static str,
+        item: Result<bool, ()>,
+        now: Instant,
+    ) -> Option<Duration> {
         self.with(|w| {
             let state = w.entry(name).or_default();
             match item {
                 Ok(list_done) => {
                     state.broken_since = None;
-                    if list_done && !state.synced {
-                        // Which watch a slow start waits on (issue 11: a cold restart).
-                        let seconds = state
-                            .registered
-                            .map_or(0.0, |r| now.saturating_duration_since(r).as_secs_f64());
-                        tracing::info!(watch = name, seconds, "first list complete");
-                    }
+                    let first = list_done && !state.synced;
                     state.synced |= list_done;
+                    first.then(|| {
+                        state
+                            .registered
+                            .map_or(Duration::ZERO, |r| now.saturating_duration_since(r))
+                    })
                 }
                 Err(()) => {
                     state.broken_since.get_or_insert(now);
+                    None
                 }
             }
-        });
+        })
     }
 
     /// Every registered watch has synced at least once.
@@ -217,6 +231,18 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_list_reports_its_duration_once() {
+        let h = Health::new(Duration::from_secs(60));
+        h.register("a");
+        let later = Instant::now() + Duration::from_secs(3);
+        assert_eq!(h.observe_at("a", Ok(false), later), None, "not a list");
+        assert_eq!(h.observe_at("a", Err(()), later), None);
+        let took = h.observe_at("a", Ok(true), later).expect("the first list");
+        assert!(took >= Duration::from_secs(3), "{took:?}");
+        assert_eq!(h.observe_at("a", Ok(true), later), None, "a relist");
+    }
 
     #[test]
     fn ready_only_after_every_watch_synced() {

@@ -32,8 +32,7 @@ pub(crate) fn args() -> Args {
 
 /// `verb/resource → count` from the operator's /metrics.
 pub(crate) fn api_requests() -> BTreeMap<(String, String), u64> {
-    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
-        .unwrap_or_default();
+    let text = operator_metrics();
     let mut out = BTreeMap::new();
     for line in text
         .lines()
@@ -59,12 +58,7 @@ pub(crate) fn api_requests() -> BTreeMap<(String, String), u64> {
 /// GovCloudRecords the running operator process has created (`govcloud_records_written_total`;
 /// a restarted process counts from 0).
 pub(crate) fn records_written() -> u64 {
-    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
-        .unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("govcloud_records_written_total "))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    samples::<u64>("govcloud_records_written_total ").sum()
 }
 
 pub(crate) fn writes(counts: &BTreeMap<(String, String), u64>) -> u64 {
@@ -84,11 +78,8 @@ pub(crate) fn is_write(verb: &str, resource: &str) -> bool {
 /// How long the measured operator took to load its stores (every watch listed once), in
 /// seconds from the start of leading; 0 until then.
 pub(crate) fn stores_loaded_seconds() -> f64 {
-    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
-        .unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with("govcloud_stores_loaded_seconds "))
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    samples::<f64>("govcloud_stores_loaded_seconds ")
+        .next()
         .unwrap_or(0.0)
 }
 
@@ -131,12 +122,23 @@ pub(crate) fn first_lists_of_last_start() -> Vec<String> {
 }
 
 pub(crate) fn reconciles() -> u64 {
-    let text = with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default())
-        .unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("govcloud_reconciles_total{kind=\"CloudResourceRequest\"}"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    samples::<u64>("govcloud_reconciles_total{kind=\"CloudResourceRequest\"}").sum()
+}
+
+/// The measured operator's /metrics text (empty while it does not answer).
+fn operator_metrics() -> String {
+    with_operator(|o| o.get("/metrics").map(|(_, b)| b).unwrap_or_default()).unwrap_or_default()
+}
+
+/// The values of the measured operator's samples whose line starts with `series`.
+fn samples<T: std::str::FromStr>(series: &str) -> impl Iterator<Item = T> {
+    let text = operator_metrics();
+    let values: Vec<T> = text
+        .lines()
+        .filter(|l| l.starts_with(series))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<T>().ok())
+        .collect();
+    values.into_iter()
 }
 
 pub(crate) fn peak_rss_kib() -> u64 {

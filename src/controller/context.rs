@@ -63,14 +63,14 @@ impl Default for Loading {
 }
 
 impl Loading {
-    /// Notes that every store is loaded; true the first time only.
-    pub fn loaded(&self) -> bool {
+    /// Notes that every store is loaded: how long that took, the first time only.
+    pub fn loaded(&self) -> Option<std::time::Duration> {
         let mut first = false;
-        self.took.get_or_init(|| {
+        let took = *self.took.get_or_init(|| {
             first = true;
             self.since.elapsed()
         });
-        first
+        first.then_some(took)
     }
 
     /// How long loading took, once it is over.

@@ -179,8 +179,7 @@ impl Context {
                 .tenant_objects
                 .read()
                 .is_ok_and(|index| index.listed());
-        if ready && self.stores.loading.loaded() {
-            let took = self.stores.loading.took().unwrap_or_default();
+        if let Some(took) = ready.then(|| self.stores.loading.loaded()).flatten() {
             self.metrics.stores_loaded_seconds.set(took.as_secs_f64());
             tracing::info!(
                 seconds = took.as_secs_f64(),
