@@ -1,7 +1,8 @@
 //! Pool capacity from what exists (issue 13): the pure index of `policy::capacity`, kept
 //! by the watches' events (requests, their approved changes not yet applied, managed
-//! tenant namespaces whose request is gone), one lock per pool, and the ledger of what
-//! the operator itself just wrote that the stores may not show yet.
+//! tenant namespaces whose request is gone or does not report their grant yet), one lock
+//! per pool, and the ledger of what the operator itself just wrote that the stores may not
+//! show yet.
 //!
 //! Issue 11: a decision reads the index instead of scanning every request, and the pool
 //! lock covers only the decision and its entry in the ledger, never an API call — so
@@ -18,7 +19,7 @@ use super::Context;
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ResourceAmounts, ResourceChange,
 };
-use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, TenantNamespace, Turn};
+use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, Owner, TenantNamespace, Turn};
 use crate::policy::change::{self, GrantChange};
 use crate::policy::quantity::Amounts;
 use crate::policy::tenant::OWNER_UID_ANNOTATION;
@@ -50,6 +51,9 @@ pub struct Book {
     pub ledger: CapacityLedger,
     /// UIDs of the requests in the store (an owner among them makes no orphan).
     live: HashSet<String>,
+    /// UIDs of the live requests that hold no grant by their status or the ledger: their
+    /// tenant namespaces, if any, count on their own.
+    unreported: HashSet<String>,
     /// Managed tenant namespaces by the owner UID they carry.
     owned: HashMap<String, BTreeSet<String>>,
     /// The owner UID each managed tenant namespace carries.
@@ -147,19 +151,32 @@ fn holding(ctx: &Context, book: &Book, r: &CloudResourceRequest) -> Option<(Stri
     hold.map(|h| (ctx.policy_name(r), h))
 }
 
+/// Whether request `r` holds no grant by its status or by this operator's ledger (nor has
+/// released one): a tenant namespace it owns then counts on its own.
+fn unreported(book: &Book, uid: &str, r: &CloudResourceRequest) -> bool {
+    r.status.as_ref().is_none_or(|s| s.grant.is_none())
+        && !book.ledger.reserved.contains_key(uid)
+        && !book.ledger.released.contains(uid)
+}
+
 impl Book {
-    /// Counts request `r` again from the stores and the ledger.
+    /// Counts request `r` again from the stores and the ledger, and its tenant namespaces.
     fn refresh(&mut self, ctx: &Context, r: &CloudResourceRequest) {
         let Some(uid) = r.metadata.uid.clone() else {
             return;
         };
         let hold = holding(ctx, self, r);
         self.index.set_hold(Holder::Request(uid.clone()), hold);
-        if self.live.insert(uid.clone()) {
-            // Its tenant namespaces are no orphans any more.
-            for ns in self.owned.get(&uid).cloned().unwrap_or_default() {
-                self.index.set(Holder::Orphan(ns), None);
-            }
+        self.live.insert(uid.clone());
+        if unreported(self, &uid, r) {
+            self.unreported.insert(uid.clone());
+        } else {
+            self.unreported.remove(&uid);
+        }
+        // Its tenant namespaces: no orphans now, and counted on their own only while
+        // its grant is unreported.
+        for ns in self.owned.get(&uid).cloned().unwrap_or_default() {
+            self.count_namespace(ctx, &ns);
         }
     }
 
@@ -167,12 +184,13 @@ impl Book {
     fn forget(&mut self, ctx: &Context, uid: &str) {
         self.index.set(Holder::Request(uid.to_string()), None);
         self.live.remove(uid);
+        self.unreported.remove(uid);
         for ns in self.owned.get(uid).cloned().unwrap_or_default() {
             self.count_namespace(ctx, &ns);
         }
     }
 
-    /// Counts managed tenant namespace `name` again (an orphan, or nothing).
+    /// Counts managed tenant namespace `name` again: an orphan, on its own, or nothing.
     fn count_namespace(&mut self, ctx: &Context, name: &str) {
         let found =
             ctx.stores
@@ -180,30 +198,40 @@ impl Book {
                 .get(&ObjectRef::<k8s_openapi::api::core::v1::Namespace>::new(
                     name,
                 ));
-        let hold = found.as_ref().and_then(|ns| {
-            let live: BTreeSet<&str> = ns
-                .annotations()
-                .get(OWNER_UID_ANNOTATION)
-                .filter(|owner| self.live.contains(owner.as_str()))
-                .map(String::as_str)
-                .into_iter()
-                .collect();
-            capacity::orphan(
+        let counted = found.as_ref().and_then(|ns| {
+            let owner = |uid: &str| {
+                if !self.live.contains(uid) {
+                    Owner::Gone
+                } else if self.unreported.contains(uid) {
+                    Owner::Unreported
+                } else {
+                    Owner::Counted
+                }
+            };
+            capacity::tenant_holder(
                 &TenantNamespace {
                     name,
                     labels: ns.labels(),
                     annotations: ns.annotations(),
                 },
-                &live,
+                owner,
             )
         });
-        self.index.set(Holder::Orphan(name.to_string()), hold);
+        let (orphan, unreported) = match counted {
+            Some((Holder::Orphan(_), pool, held)) => (Some((pool, held)), None),
+            Some((_, pool, held)) => (None, Some((pool, held))),
+            None => (None, None),
+        };
+        self.index.set(Holder::Orphan(name.to_string()), orphan);
+        self.index
+            .set(Holder::Unreported(name.to_string()), unreported);
     }
 
     /// Counts everything again from the stores (after a watch's list).
     fn rebuild(&mut self, ctx: &Context) {
         self.index = CapacityIndex::default();
         self.live.clear();
+        self.unreported.clear();
         self.owned.clear();
         self.owner_of.clear();
         for ns in ctx.stores.namespaces.state() {
@@ -219,6 +247,9 @@ impl Book {
         for r in &requests {
             if let Some(uid) = r.metadata.uid.clone() {
                 let hold = holding(ctx, self, r);
+                if unreported(self, &uid, r) {
+                    self.unreported.insert(uid.clone());
+                }
                 self.index.set_hold(Holder::Request(uid), hold);
             }
         }
@@ -361,6 +392,7 @@ pub fn released(ctx: &Context, uid: &str) {
     let mut book = ctx.capacity.book();
     book.ledger.reserved.remove(uid);
     book.ledger.released.insert(uid.to_string());
+    book.unreported.remove(uid);
     book.index.set(Holder::Request(uid.to_string()), None);
 }
 

@@ -1,10 +1,11 @@
 //! Pool capacity accounting, counted from what exists (issue 13): a pool's use is the sum
 //! of its granted requests' grants, raised by their approved but not yet applied
 //! ResourceChanges, plus the managed tenant namespaces whose request is gone (orphans: the
-//! namespace still holds what it was granted until it is deleted). Pure: the operator
+//! namespace still holds what it was granted until it is deleted) or does not report its
+//! grant yet (applied before the status: `tenant_holder`). Pure: the operator
 //! feeds it what its watches hold; each pool is its policy (`status.grantedPolicy`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -154,6 +155,9 @@ pub enum Holder {
     Request(String),
     /// A managed tenant namespace whose request is gone, by name.
     Orphan(String),
+    /// A managed tenant namespace whose living request's status reports no grant yet, by
+    /// name: the tenant is applied before the status that reports its grant.
+    Unreported(String),
 }
 
 /// A managed tenant namespace as the watch shows it.
@@ -166,24 +170,40 @@ pub struct TenantNamespace<'a> {
     pub annotations: &'a BTreeMap<String, String>,
 }
 
-/// The pool and amounts an orphan tenant namespace holds: one carrying an owner UID that
-/// no live request has. Namespaces of an earlier release carry no pool label and are not
-/// counted (their request, while it exists, counts them).
-pub fn orphan(
+/// How the request a tenant namespace names as its owner stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// No live request has the UID.
+    Gone,
+    /// Alive, and neither its status nor this operator's ledger holds a grant for it.
+    Unreported,
+    /// Alive, and its grant (or a released one) is counted through the request.
+    Counted,
+}
+
+/// Who a managed tenant namespace counts as in its pool, and what it holds: an orphan
+/// while its request is gone (it still holds what it was granted until it is deleted,
+/// issue 13), on its own while its request's status reports no grant (issue 11: approval
+/// to Active is one pass, the tenant applied before the status, so a crash between the two
+/// must not free its room), and nothing while its request counts it. Namespaces of an
+/// earlier release carry no pool label and are not counted (their request counts them).
+pub fn tenant_holder(
     ns: &TenantNamespace<'_>,
-    live_requests: &BTreeSet<&str>,
-) -> Option<(String, Amounts)> {
+    owner_of: impl Fn(&str) -> Owner,
+) -> Option<(Holder, String, Amounts)> {
     let owner = ns.annotations.get(super::tenant::OWNER_UID_ANNOTATION)?;
-    if live_requests.contains(owner.as_str()) {
-        return None;
-    }
+    let holder = match owner_of(owner) {
+        Owner::Gone => Holder::Orphan(ns.name.to_string()),
+        Owner::Unreported => Holder::Unreported(ns.name.to_string()),
+        Owner::Counted => return None,
+    };
     let pool = ns.labels.get(POOL_LABEL)?;
     let amounts = ns
         .annotations
         .get(GRANT_ANNOTATION)
         .map(|t| parse_grant_annotation(t))
         .unwrap_or_default();
-    Some((pool.clone(), amounts))
+    Some((holder, pool.clone(), amounts))
 }
 
 /// Per pool, what each holder holds. Updated holder by holder as the watches report.
@@ -249,7 +269,7 @@ impl CapacityIndex {
             .flatten()
             .filter_map(|(h, _)| match h {
                 Holder::Orphan(n) => Some(n.as_str()),
-                Holder::Request(_) => None,
+                Holder::Request(_) | Holder::Unreported(_) => None,
             })
             .collect()
     }

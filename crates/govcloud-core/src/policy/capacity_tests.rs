@@ -97,12 +97,17 @@ fn an_orphan_namespace_still_counts_and_is_reported() {
         labels: &labels,
         annotations: &annotations,
     };
-    assert_eq!(orphan(&ns, &["alive"].into()), Some(("p".into(), cpu("6"))));
-    assert_eq!(orphan(&ns, &["gone"].into()), None, "its request is alive");
+    let orphan = Some((Holder::Orphan("unit-portal".into()), "p".into(), cpu("6")));
+    assert_eq!(tenant_holder(&ns, |_| Owner::Gone), orphan);
+    assert_eq!(
+        tenant_holder(&ns, |_| Owner::Counted),
+        None,
+        "its request is alive and counts its grant"
+    );
     let mut index = CapacityIndex::default();
     index.set(
         Holder::Orphan("unit-portal".into()),
-        orphan(&ns, &BTreeSet::new()),
+        Some(("p".into(), cpu("6"))),
     );
     index.set(Holder::Request("r".into()), Some(("p".into(), cpu("4"))));
     assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("10"));
@@ -176,4 +181,45 @@ fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
     let mut same_time = grow_b.clone();
     same_time.decided_at = grow_a.decided_at;
     assert!(Turn::of(&grow_a) < Turn::of(&same_time));
+}
+
+/// Issue 11: the tenant is applied before the status that reports its grant. A crash in
+/// between leaves a namespace whose living request holds nothing by its status: it counts
+/// on its own (not as an orphan) until the status reports the grant.
+#[test]
+fn a_tenant_applied_before_its_grant_is_reported_still_counts() {
+    let labels: BTreeMap<String, String> = [(POOL_LABEL.to_string(), "p".to_string())].into();
+    let annotations: BTreeMap<String, String> = [
+        (
+            crate::policy::tenant::OWNER_UID_ANNOTATION.to_string(),
+            "opening".to_string(),
+        ),
+        (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
+    ]
+    .into();
+    let ns = TenantNamespace {
+        name: "unit-portal",
+        labels: &labels,
+        annotations: &annotations,
+    };
+    let owner = |uid: &str| {
+        assert_eq!(uid, "opening");
+        Owner::Unreported
+    };
+    let Some((holder, pool, held)) = tenant_holder(&ns, owner) else {
+        panic!("a tenant whose grant is unreported holds nothing")
+    };
+    assert_eq!(holder, Holder::Unreported("unit-portal".into()));
+    let mut index = CapacityIndex::default();
+    index.set(holder.clone(), Some((pool, held)));
+    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("6"));
+    assert!(index.orphans("p").is_empty(), "not reported as an orphan");
+    // The status reports the grant: the request counts it, the namespace no longer.
+    assert_eq!(tenant_holder(&ns, |_| Owner::Counted), None);
+    index.set(holder, None);
+    index.set(
+        Holder::Request("opening".into()),
+        Some(("p".into(), cpu("6"))),
+    );
+    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("6"));
 }

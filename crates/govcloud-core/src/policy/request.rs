@@ -7,9 +7,11 @@
 //!   `ReviewOverdue`. Editing the spec before a grant resubmits (a new review deadline).
 //! - **Approved** — by an approver's `status.approval` for the generation it names (or the
 //!   generation current when first seen). A pool without room: `InsufficientCapacity`.
-//! - **Provisioning** — the grant is recorded in status first (so capacity is reserved
-//!   across restarts), then the tenant namespace is applied; due within
-//!   provisioning.within (GY 7). A namespace the operator does not own: `NamespaceConflict`.
+//! - **Provisioning** — the grant is decided and the tenant namespace applied in the same
+//!   pass; due within provisioning.within (GY 7). A namespace the operator does not own:
+//!   `NamespaceConflict`. The namespace carries the grant it was built for, so it counts
+//!   against the pool from the moment it exists, before the status reports the grant
+//!   (`policy::capacity::tenant_holder`).
 //! - **Active** — billing starts (GY 7, XB 21.1); deployment due within deployment.within
 //!   (SN 11); emergency paperwork due within emergency.paperworkWithin (XB 26).
 //! - **Suspended** — at expiry of a time-boxed class (GY 7, SH 21–24) or when emergency
@@ -348,7 +350,11 @@ fn decide_lifecycle(
                 ));
                 overdue_provisioning(&mut p, provision_by, now);
             } else {
-                // Reserve: record the grant before anything is created (crash-safe capacity).
+                // The grant. Issue 11: approval to Active is one pass, pool or not: the
+                // tenant namespace is applied before the status is written, carrying the
+                // grant, and counts against the pool on its own until the status reports
+                // it (`policy::capacity::tenant_holder`), so a crash in between frees no
+                // room. A separate reservation write cost every grant a second pass.
                 st.phase = Some(RequestPhase::Provisioning);
                 st.grant = Some(checked.requested.to_api());
                 st.granted_class = Some(i.spec.class);
@@ -361,9 +367,8 @@ fn decide_lifecycle(
                     format!("provisioning tenant namespace {}", checked.tenant_namespace),
                 ));
                 p.action = Action::Reserve;
-                // The reservation write exists to keep pool capacity across restarts;
-                // without a pool limit the grant is recorded with the opening instead.
-                if rules.capacity.is_none() && i.tenant.is_some() && !i.deleting {
+                // Not yet observed (or being deleted): the grant is written alone first.
+                if i.tenant.is_some() && !i.deleting {
                     p.wanted.clear();
                     lifecycle_granted(i, rules, &mut st, &mut clock, verdict, &mut p);
                 }

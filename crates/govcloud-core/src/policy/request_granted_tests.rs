@@ -34,7 +34,10 @@ fn a_full_pool_waits_and_proceeds_when_capacity_frees() {
     ));
     assert_eq!(out.action, Action::None);
     w.in_use = Amounts::default();
-    assert_eq!(w.step(t(2026, 3, 4, 10)).action, Action::Reserve);
+    assert!(matches!(
+        w.step(t(2026, 3, 4, 10)).action,
+        Action::Activate { .. }
+    ));
     assert!(!conditions::is_true(
         &w.status.conditions,
         types::INSUFFICIENT_CAPACITY
@@ -72,8 +75,8 @@ fn an_emergency_waits_for_one_decision_then_opens_and_paperwork_follows() {
     assert!(r.status.grant.is_none());
     // One approval opens it at once; the paperwork is pending, then overdue (XB 39.5).
     w.approve(None);
-    assert_eq!(w.step(t(2026, 3, 2, 11)).action, Action::Reserve);
     let active = w.step(t(2026, 3, 2, 11));
+    assert!(matches!(active.action, Action::Activate { .. }));
     assert_eq!(active.status.phase, Some(RequestPhase::Active));
     assert!(conditions::is_true(
         &active.status.conditions,
@@ -317,7 +320,20 @@ fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
 }
 
 #[test]
-fn without_a_pool_limit_an_approval_opens_in_one_pass() {
+fn an_approval_opens_in_one_pass_with_or_without_a_pool_limit() {
+    // Issue 11: a pool no longer costs a separate reservation pass (the tenant namespace
+    // carries its grant and counts against the pool until the status reports it).
+    let mut pooled = World::new(RequestClass::Production);
+    assert!(pooled.rules.capacity.is_some(), "the preset has a pool");
+    pooled.step(t(2026, 3, 2, 10));
+    pooled.approve(None);
+    let out = pooled.step(t(2026, 3, 3, 10));
+    assert!(
+        matches!(out.action, Action::Activate { .. }),
+        "{:?}",
+        out.action
+    );
+    assert_eq!(out.status.phase, Some(RequestPhase::Active));
     let mut w = World::new(RequestClass::Production);
     w.rules.capacity = None;
     w.step(t(2026, 3, 2, 10));
@@ -332,9 +348,8 @@ fn without_a_pool_limit_an_approval_opens_in_one_pass() {
     assert!(
         out.status.grant.is_some() && out.status.billing.as_ref().unwrap().started_at.is_some()
     );
-    // Not looked up yet (no tenant observation): the reservation comes first.
+    // Not looked up yet (no tenant observation): the grant is written first, alone.
     let mut w = World::new(RequestClass::Production);
-    w.rules.capacity = None;
     w.tenant = None;
     w.step(t(2026, 3, 2, 10));
     w.approve(None);

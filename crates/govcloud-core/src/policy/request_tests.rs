@@ -324,19 +324,16 @@ fn an_unknown_policy_is_invalid() {
 }
 
 #[test]
-fn approval_reserves_then_provisions_and_bills() {
+fn approval_provisions_and_bills() {
     let mut w = World::new(RequestClass::Production);
     w.step(t(2026, 3, 2, 10));
     w.approve(None);
-    let reserve = w.step(t(2026, 3, 3, 10));
-    assert_eq!(reserve.action, Action::Reserve);
-    assert_eq!(reserve.status.phase, Some(RequestPhase::Provisioning));
-    assert_eq!(reserve.status.approved_generation, Some(1));
+    let active = w.step(t(2026, 3, 3, 10));
+    assert_eq!(active.status.approved_generation, Some(1));
     assert_eq!(
-        reserve.status.tenant_namespace.as_deref(),
+        active.status.tenant_namespace.as_deref(),
         Some("unit-finance-tax-portal")
     );
-    let active = w.step(t(2026, 3, 3, 10));
     let Action::Activate { tenant, restore } = &active.action else {
         panic!("{:?}", active.action)
     };
@@ -416,7 +413,10 @@ fn rejection_shows_the_reason_and_an_edit_resubmits() {
     assert!(again.notices.iter().any(|n| n.reason == "Resubmitted"));
     // A new approval (of generation 2) goes through.
     w.approve(None);
-    assert_eq!(w.step(t(2026, 3, 10, 10)).action, Action::Reserve);
+    assert!(matches!(
+        w.step(t(2026, 3, 10, 10)).action,
+        Action::Activate { .. }
+    ));
     assert_eq!(w.status.approved_generation, Some(2));
 }
 
@@ -465,8 +465,9 @@ fn a_namespace_owned_by_someone_else_is_left_alone() {
     let mut w = World::new(RequestClass::Production);
     w.step(t(2026, 3, 2, 10));
     w.approve(None);
-    w.step(t(2026, 3, 3, 10));
     w.tenant = Some(TenantState::Foreign { owner_uid: None });
+    // The grant is recorded (and the request holds its finalizer); nothing is created.
+    assert_eq!(w.step(t(2026, 3, 3, 10)).action, Action::Reserve);
     let out = w.step(t(2026, 3, 3, 10));
     assert_eq!(out.action, Action::None);
     assert!(conditions::is_true(

@@ -82,7 +82,8 @@ pub enum Action {
     /// Nothing.
     #[default]
     None,
-    /// Write the status (the grant is reserved) and come back to provision.
+    /// Write the status (the grant is recorded) and come back to provision: only when the
+    /// tenant namespace was not observed in this pass.
     Reserve,
     /// Apply the tenant namespace and its objects (open), restoring `restore` replicas of
     /// workloads scaled down by an earlier suspension.
