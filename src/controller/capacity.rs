@@ -352,8 +352,18 @@ pub fn on_namespace(ctx: &Context, event: &watcher::Event<k8s_openapi::api::core
 /// `pending` approved changes (none: a new grant, after every approved scale-up; else the
 /// earliest one's turn: scale-ups approved later do not count against it).
 pub fn in_use(ctx: &Context, pool: &str, uid: &str, pending: &[GrantChange]) -> Amounts {
-    let me = Holder::Request(uid.to_string());
     let book = ctx.capacity.book();
+    // Itself: the request, and its own tenant namespaces counted while its grant is
+    // unreported (they hold its own room, not someone else's).
+    let me: Vec<Holder> = std::iter::once(Holder::Request(uid.to_string()))
+        .chain(
+            book.owned
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .map(|ns| Holder::Unreported(ns.clone())),
+        )
+        .collect();
     match pending.iter().map(Turn::of).min() {
         Some(turn) => book.index.in_use_before(pool, &me, &turn),
         None => book.index.in_use(pool, &me),

@@ -209,6 +209,81 @@ async fn an_orphan_tenant_namespace_still_counts_and_is_reported() -> anyhow::Re
     Ok(())
 }
 
+/// Issue 11: approval to Active is one pass, the tenant namespace applied before the
+/// status reports the grant. A crash in between leaves a tenant namespace whose living
+/// request reports no grant (made here by hand, as the operator would have left it): it
+/// still holds its room — not as an orphan — and its own request opens into it.
+#[tokio::test]
+async fn a_tenant_applied_before_its_grant_is_reported_still_holds_its_room() -> anyhow::Result<()>
+{
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = pooled(cp, "fg-unreported", "10").await?;
+    file(
+        &admin,
+        &ns,
+        "opening",
+        request_spec(&ns, RequestClass::Production, "8"),
+    )
+    .await?;
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    let uid = requests
+        .get("opening")
+        .await?
+        .metadata
+        .uid
+        .ok_or_else(|| anyhow::anyhow!("no uid"))?;
+    let tenant = format!("{ns}-opening");
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": tenant,
+            "labels": {"govcloud.io/managed": "true", "govcloud.io/policy": ns},
+            "annotations": {"govcloud.io/owner-uid": uid, "govcloud.io/grant": "cpu=8"},
+        }
+    }))?;
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    // 4 more do not fit a pool of 10 beside the 8 the tenant holds.
+    file(
+        &admin,
+        &ns,
+        "other",
+        request_spec(&ns, RequestClass::Production, "4"),
+    )
+    .await?;
+    decide(cp, &ns, "other", "Approved", "ok").await?;
+    wait_condition(&admin, &ns, "other", "InsufficientCapacity", "True", T)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    // Its own request is not kept out by its own tenant (8 + 8 would not fit either).
+    decide(cp, &ns, "opening", "Approved", "ok").await?;
+    wait_phase(&admin, &ns, "opening", RequestPhase::Active, T)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", operator_log()))?;
+    let r = requests.get("opening").await?;
+    assert_eq!(
+        r.status.and_then(|s| s.tenant_namespace).as_deref(),
+        Some(tenant.as_str())
+    );
+    // Still no room for the other, and the tenant was never an orphan.
+    never_during_named(&requests, "other", HOLD, "granted", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .and_then(|s| s.grant.as_ref())
+            .map(|g| format!("granted {g:?}"))
+    })
+    .await?;
+    let policies: Api<govcloud_operator::api::GovCloudPolicy> = Api::all(admin.clone());
+    let p = policies.get(&ns).await?;
+    assert!(
+        p.status
+            .and_then(|s| true_message(&s.conditions, "OrphanTenants"))
+            .is_none(),
+        "a tenant whose request lives is no orphan"
+    );
+    Ok(())
+}
+
 /// Issue 13: the tenant namespace carries the Pod Security labels its policy names (the
 /// 1.20 test control plane has no PodSecurity admission: Kubernetes 1.23+ enforces
 /// them), its quota the object counts, and its NetworkPolicy limits ingress and egress.

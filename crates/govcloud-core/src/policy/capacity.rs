@@ -238,24 +238,25 @@ impl CapacityIndex {
         }
     }
 
-    /// What pool `pool` has in use by everyone but `except`, every approved raise counted
-    /// (for a new grant: it comes after every approved scale-up).
-    pub fn in_use(&self, pool: &str, except: &Holder) -> Amounts {
+    /// What pool `pool` has in use by everyone but `except` (a request and its tenant
+    /// namespaces), every approved raise counted (for a new grant: it comes after every
+    /// approved scale-up).
+    pub fn in_use(&self, pool: &str, except: &[Holder]) -> Amounts {
         self.counted(pool, except, None)
     }
 
     /// What pool `pool` has in use by everyone but `except` for a scale-up taking its
     /// turn at `turn`: the raises approved later do not count against it.
-    pub fn in_use_before(&self, pool: &str, except: &Holder, turn: &Turn) -> Amounts {
+    pub fn in_use_before(&self, pool: &str, except: &[Holder], turn: &Turn) -> Amounts {
         self.counted(pool, except, Some(turn))
     }
 
-    fn counted(&self, pool: &str, except: &Holder, before: Option<&Turn>) -> Amounts {
+    fn counted(&self, pool: &str, except: &[Holder], before: Option<&Turn>) -> Amounts {
         self.pools
             .get(pool)
             .into_iter()
             .flatten()
-            .filter(|(h, _)| *h != except)
+            .filter(|(h, _)| !except.contains(h))
             .fold(Amounts::default(), |sum, (_, held)| {
                 sum.plus(&held.counted(before))
             })

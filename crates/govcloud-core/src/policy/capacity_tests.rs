@@ -62,7 +62,7 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     // a's scale-up fits.
     assert!(
         index
-            .in_use("p", &a)
+            .in_use("p", &[a.clone()])
             .plus(&cpu("12"))
             .exceeding(&pool)
             .is_empty()
@@ -74,7 +74,7 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     );
     assert!(
         !index
-            .in_use("p", &b)
+            .in_use("p", &[b.clone()])
             .plus(&cpu("12"))
             .exceeding(&pool)
             .is_empty()
@@ -110,12 +110,18 @@ fn an_orphan_namespace_still_counts_and_is_reported() {
         Some(("p".into(), cpu("6"))),
     );
     index.set(Holder::Request("r".into()), Some(("p".into(), cpu("4"))));
-    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("10"));
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("new".into())]),
+        cpu("10")
+    );
     assert_eq!(index.orphans("p"), ["unit-portal"]);
     assert_eq!(index.orphan_counts().get("p"), Some(&1));
     // Deleted: it no longer counts.
     index.set(Holder::Orphan("unit-portal".into()), None);
-    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("4"));
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("new".into())]),
+        cpu("4")
+    );
     assert!(index.orphans("p").is_empty());
 }
 
@@ -126,8 +132,8 @@ fn a_holder_moving_pools_leaves_the_old_one() {
     index.set(a.clone(), Some(("p".into(), cpu("8"))));
     index.set(a.clone(), Some(("q".into(), cpu("8"))));
     let other = Holder::Request("x".into());
-    assert_eq!(index.in_use("p", &other), Amounts::default());
-    assert_eq!(index.in_use("q", &other), cpu("8"));
+    assert_eq!(index.in_use("p", &[other.clone()]), Amounts::default());
+    assert_eq!(index.in_use("q", &[other.clone()]), cpu("8"));
 }
 
 #[test]
@@ -165,15 +171,18 @@ fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
     let pool = cpu("20");
     let fits = |in_use: Amounts| in_use.plus(&cpu("12")).exceeding(&pool).is_empty();
     assert!(
-        fits(index.in_use_before("p", &a, &Turn::of(&grow_a))),
+        fits(index.in_use_before("p", &[a.clone()], &Turn::of(&grow_a))),
         "a was approved first: b's later raise does not count against it"
     );
     assert!(
-        !fits(index.in_use_before("p", &b, &Turn::of(&grow_b))),
+        !fits(index.in_use_before("p", &[b.clone()], &Turn::of(&grow_b))),
         "b comes after a: a's raise counts"
     );
     // A new grant comes after every approved scale-up.
-    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("24"));
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("new".into())]),
+        cpu("24")
+    );
     // Without a decision time a change comes last; equal times go by UID.
     let mut undated = grow_a.clone();
     undated.decided_at = None;
@@ -212,14 +221,25 @@ fn a_tenant_applied_before_its_grant_is_reported_still_counts() {
     assert_eq!(holder, Holder::Unreported("unit-portal".into()));
     let mut index = CapacityIndex::default();
     index.set(holder.clone(), Some((pool, held)));
-    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("6"));
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("new".into())]),
+        cpu("6")
+    );
     assert!(index.orphans("p").is_empty(), "not reported as an orphan");
     // The status reports the grant: the request counts it, the namespace no longer.
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("opening".into()), holder.clone()]),
+        Amounts::default(),
+        "its own tenant does not stand in the way of its own grant"
+    );
     assert_eq!(tenant_holder(&ns, |_| Owner::Counted), None);
     index.set(holder, None);
     index.set(
         Holder::Request("opening".into()),
         Some(("p".into(), cpu("6"))),
     );
-    assert_eq!(index.in_use("p", &Holder::Request("new".into())), cpu("6"));
+    assert_eq!(
+        index.in_use("p", &[Holder::Request("new".into())]),
+        cpu("6")
+    );
 }
