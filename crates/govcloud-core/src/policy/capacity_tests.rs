@@ -62,7 +62,7 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     // a's scale-up fits.
     assert!(
         index
-            .in_use("p", &[a.clone()])
+            .in_use("p", std::slice::from_ref(&a))
             .plus(&cpu("12"))
             .exceeding(&pool)
             .is_empty()
@@ -74,7 +74,7 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     );
     assert!(
         !index
-            .in_use("p", &[b.clone()])
+            .in_use("p", std::slice::from_ref(&b))
             .plus(&cpu("12"))
             .exceeding(&pool)
             .is_empty()
@@ -132,8 +132,11 @@ fn a_holder_moving_pools_leaves_the_old_one() {
     index.set(a.clone(), Some(("p".into(), cpu("8"))));
     index.set(a.clone(), Some(("q".into(), cpu("8"))));
     let other = Holder::Request("x".into());
-    assert_eq!(index.in_use("p", &[other.clone()]), Amounts::default());
-    assert_eq!(index.in_use("q", &[other.clone()]), cpu("8"));
+    assert_eq!(
+        index.in_use("p", std::slice::from_ref(&other)),
+        Amounts::default()
+    );
+    assert_eq!(index.in_use("q", std::slice::from_ref(&other)), cpu("8"));
 }
 
 #[test]
@@ -171,11 +174,11 @@ fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
     let pool = cpu("20");
     let fits = |in_use: Amounts| in_use.plus(&cpu("12")).exceeding(&pool).is_empty();
     assert!(
-        fits(index.in_use_before("p", &[a.clone()], &Turn::of(&grow_a))),
+        fits(index.in_use_before("p", std::slice::from_ref(&a), &Turn::of(&grow_a))),
         "a was approved first: b's later raise does not count against it"
     );
     assert!(
-        !fits(index.in_use_before("p", &[b.clone()], &Turn::of(&grow_b))),
+        !fits(index.in_use_before("p", std::slice::from_ref(&b), &Turn::of(&grow_b))),
         "b comes after a: a's raise counts"
     );
     // A new grant comes after every approved scale-up.
