@@ -81,17 +81,24 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     );
 }
 
-#[test]
-fn an_orphan_namespace_still_counts_and_is_reported() {
-    let labels: BTreeMap<String, String> = [(POOL_LABEL.to_string(), "p".to_string())].into();
-    let annotations: BTreeMap<String, String> = [
+/// The labels and annotations of tenant namespace `unit-portal` of pool `p`, owned by
+/// request `owner` and built for a grant of 6 vCPU.
+fn tenant_metadata(owner: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let labels = [(POOL_LABEL.to_string(), "p".to_string())].into();
+    let annotations = [
         (
             crate::policy::tenant::OWNER_UID_ANNOTATION.to_string(),
-            "gone".to_string(),
+            owner.to_string(),
         ),
         (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
     ]
     .into();
+    (labels, annotations)
+}
+
+#[test]
+fn an_orphan_namespace_still_counts_and_is_reported() {
+    let (labels, annotations) = tenant_metadata("gone");
     let ns = TenantNamespace {
         name: "unit-portal",
         labels: &labels,
@@ -200,15 +207,7 @@ fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
 /// on its own (not as an orphan) until the status reports the grant.
 #[test]
 fn a_tenant_applied_before_its_grant_is_reported_still_counts() {
-    let labels: BTreeMap<String, String> = [(POOL_LABEL.to_string(), "p".to_string())].into();
-    let annotations: BTreeMap<String, String> = [
-        (
-            crate::policy::tenant::OWNER_UID_ANNOTATION.to_string(),
-            "opening".to_string(),
-        ),
-        (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
-    ]
-    .into();
+    let (labels, annotations) = tenant_metadata("opening");
     let ns = TenantNamespace {
         name: "unit-portal",
         labels: &labels,
