@@ -147,6 +147,12 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
     let interval = ctx.config.utilization_interval;
     let mut windows: BTreeMap<String, Option<i64>> = BTreeMap::new();
     let mut due: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
+    // Read once per pass (no await below): whether a tenant's quota has figures now.
+    let objects = ctx
+        .stores
+        .tenant_objects
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
     for req in ctx.stores.requests.state() {
         let (Some(uid), Some(status)) = (req.metadata.uid.as_deref(), req.status.as_ref()) else {
             continue;
@@ -176,7 +182,8 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
             });
             // One not yet taken by its reconcile is not measured again meanwhile.
             entry.ready.is_none()
-                && (now >= schedule.due || notice_awaits(status, now, entry.attempted))
+                && (schedule.is_due(now, objects.allocation(&tenant).is_some())
+                    || notice_awaits(status, now, entry.attempted))
         };
         if !is_due {
             continue;

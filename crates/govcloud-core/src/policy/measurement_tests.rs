@@ -173,3 +173,26 @@ fn a_share_beyond_any_ratio_or_of_nothing_is_no_figure() {
         Some(Decimal::new(5, 1))
     );
 }
+
+#[test]
+fn a_retry_waiting_for_figures_is_due_as_soon_as_they_come() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let interval = std::time::Duration::from_secs(86_400);
+    let mut missed = MeasurementSchedule::after(None, false, now, interval);
+    for _ in 0..8 {
+        missed = MeasurementSchedule::after(Some(missed), false, now, interval);
+    }
+    assert!(missed.due - now > TimeDelta::minutes(10), "backed off");
+    assert!(
+        !missed.is_due(now, false),
+        "no figures yet: wait for the retry"
+    );
+    assert!(
+        missed.is_due(now, true),
+        "the quota's figures came: measure now"
+    );
+    assert!(missed.is_due(missed.due, false), "the retry's own time");
+    // A regular schedule waits for its time whatever the quota shows.
+    let regular = MeasurementSchedule::after(Some(missed), true, now, interval);
+    assert!(!regular.is_due(now, true));
+}
