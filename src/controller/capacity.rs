@@ -49,11 +49,10 @@ pub struct Book {
     pub index: CapacityIndex,
     /// What this operator decided that the stores may not show yet.
     pub ledger: CapacityLedger,
-    /// UIDs of the requests in the store (an owner among them makes no orphan).
-    live: HashSet<String>,
-    /// UIDs of the live requests that hold no grant by their status or the ledger: their
-    /// tenant namespaces, if any, count on their own.
-    unreported: HashSet<String>,
+    /// The requests in the store by UID, and whether their grant is counted through them
+    /// (a tenant namespace naming a UID not here is an orphan; one whose owner is
+    /// `Unreported` counts on its own).
+    owners: HashMap<String, Owner>,
     /// Managed tenant namespaces by the owner UID they carry.
     owned: HashMap<String, BTreeSet<String>>,
     /// The owner UID each managed tenant namespace carries.
@@ -151,12 +150,18 @@ fn holding(ctx: &Context, book: &Book, r: &CloudResourceRequest) -> Option<(Stri
     hold.map(|h| (ctx.policy_name(r), h))
 }
 
-/// Whether request `r` holds no grant by its status or by this operator's ledger (nor has
-/// released one): a tenant namespace it owns then counts on its own.
-fn unreported(book: &Book, uid: &str, r: &CloudResourceRequest) -> bool {
-    r.status.as_ref().is_none_or(|s| s.grant.is_none())
+/// How live request `r` stands as an owner: `Unreported` while neither its status nor
+/// this operator's ledger holds a grant for it (nor has it released one), so a tenant
+/// namespace it owns counts on its own.
+fn standing(book: &Book, uid: &str, r: &CloudResourceRequest) -> Owner {
+    let unreported = r.status.as_ref().is_none_or(|s| s.grant.is_none())
         && !book.ledger.reserved.contains_key(uid)
-        && !book.ledger.released.contains(uid)
+        && !book.ledger.released.contains(uid);
+    if unreported {
+        Owner::Unreported
+    } else {
+        Owner::Counted
+    }
 }
 
 impl Book {
@@ -167,24 +172,20 @@ impl Book {
         };
         let hold = holding(ctx, self, r);
         self.index.set_hold(Holder::Request(uid.clone()), hold);
-        self.live.insert(uid.clone());
-        if unreported(self, &uid, r) {
-            self.unreported.insert(uid.clone());
-        } else {
-            self.unreported.remove(&uid);
-        }
-        // Its tenant namespaces: no orphans now, and counted on their own only while
-        // its grant is unreported.
-        for ns in self.owned.get(&uid).cloned().unwrap_or_default() {
-            self.count_namespace(ctx, &ns);
+        let now = standing(self, &uid, r);
+        if self.owners.insert(uid.clone(), now) != Some(now) {
+            // Its tenant namespaces: no orphans now, and counted on their own only while
+            // its grant is unreported.
+            for ns in self.owned.get(&uid).cloned().unwrap_or_default() {
+                self.count_namespace(ctx, &ns);
+            }
         }
     }
 
     /// Forgets request `uid`: its namespaces, if any remain, are orphans now.
     fn forget(&mut self, ctx: &Context, uid: &str) {
         self.index.set(Holder::Request(uid.to_string()), None);
-        self.live.remove(uid);
-        self.unreported.remove(uid);
+        self.owners.remove(uid);
         for ns in self.owned.get(uid).cloned().unwrap_or_default() {
             self.count_namespace(ctx, &ns);
         }
@@ -199,15 +200,7 @@ impl Book {
                     name,
                 ));
         let counted = found.as_ref().and_then(|ns| {
-            let owner = |uid: &str| {
-                if !self.live.contains(uid) {
-                    Owner::Gone
-                } else if self.unreported.contains(uid) {
-                    Owner::Unreported
-                } else {
-                    Owner::Counted
-                }
-            };
+            let owner = |uid: &str| self.owners.get(uid).copied().unwrap_or(Owner::Gone);
             capacity::tenant_holder(
                 &TenantNamespace {
                     name,
@@ -217,21 +210,17 @@ impl Book {
                 owner,
             )
         });
-        let (orphan, unreported) = match counted {
-            Some((Holder::Orphan(_), pool, held)) => (Some((pool, held)), None),
-            Some((_, pool, held)) => (None, Some((pool, held))),
-            None => (None, None),
-        };
-        self.index.set(Holder::Orphan(name.to_string()), orphan);
-        self.index
-            .set(Holder::Unreported(name.to_string()), unreported);
+        self.index.set(Holder::Orphan(name.to_string()), None);
+        self.index.set(Holder::Unreported(name.to_string()), None);
+        if let Some((holder, pool, held)) = counted {
+            self.index.set(holder, Some((pool, held)));
+        }
     }
 
     /// Counts everything again from the stores (after a watch's list).
     fn rebuild(&mut self, ctx: &Context) {
         self.index = CapacityIndex::default();
-        self.live.clear();
-        self.unreported.clear();
+        self.owners.clear();
         self.owned.clear();
         self.owner_of.clear();
         for ns in ctx.stores.namespaces.state() {
@@ -240,16 +229,10 @@ impl Book {
             }
         }
         let requests = ctx.stores.requests.state();
-        self.live = requests
-            .iter()
-            .filter_map(|r| r.metadata.uid.clone())
-            .collect();
         for r in &requests {
             if let Some(uid) = r.metadata.uid.clone() {
                 let hold = holding(ctx, self, r);
-                if unreported(self, &uid, r) {
-                    self.unreported.insert(uid.clone());
-                }
+                self.owners.insert(uid.clone(), standing(self, &uid, r));
                 self.index.set_hold(Holder::Request(uid), hold);
             }
         }
@@ -402,7 +385,6 @@ pub fn released(ctx: &Context, uid: &str) {
     let mut book = ctx.capacity.book();
     book.ledger.reserved.remove(uid);
     book.ledger.released.insert(uid.to_string());
-    book.unreported.remove(uid);
     book.index.set(Holder::Request(uid.to_string()), None);
 }
 
