@@ -147,7 +147,7 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
     let interval = ctx.config.utilization_interval;
     let mut windows: BTreeMap<String, Option<i64>> = BTreeMap::new();
     let mut due: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
-    // Read once per pass (no await below): whether a tenant's quota has figures now.
+    // Read once per pass (no await below), and asked only for a retry waiting for figures.
     let objects = ctx
         .stores
         .tenant_objects
@@ -182,7 +182,7 @@ fn due_tenants(ctx: &Context, now: DateTime<Utc>) -> BTreeMap<i64, Vec<Due>> {
             });
             // One not yet taken by its reconcile is not measured again meanwhile.
             entry.ready.is_none()
-                && (schedule.is_due(now, objects.allocation(&tenant).is_some())
+                && (schedule.is_due(now, || objects.allocation(&tenant).is_some())
                     || notice_awaits(status, now, entry.attempted))
         };
         if !is_due {

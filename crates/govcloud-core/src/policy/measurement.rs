@@ -85,12 +85,13 @@ impl MeasurementSchedule {
     }
 
     /// Whether a measurement is due at `now`: at its time, or at once when it is a retry
-    /// waiting for allocation figures and `figures` says the quota's watch has them now.
+    /// waiting for allocation figures and `figures` says the quota's watch has them now
+    /// (asked only of such a retry: the regular schedule never looks).
     /// Issue 11: the retries double up to the interval, so at 10,000 tenants, whose quotas
     /// the quota controller fills in over minutes, a late quota left its tenant unmeasured
     /// for up to twenty minutes after its figures came.
-    pub fn is_due(&self, now: DateTime<Utc>, figures: bool) -> bool {
-        now >= self.due || (self.misses > 0 && figures)
+    pub fn is_due(&self, now: DateTime<Utc>, figures: impl FnOnce() -> bool) -> bool {
+        now >= self.due || (self.misses > 0 && figures())
     }
 
     /// The schedule after a measurement at `at`: the regular `interval` after a complete

@@ -184,15 +184,15 @@ fn a_retry_waiting_for_figures_is_due_as_soon_as_they_come() {
     }
     assert!(missed.due - now > TimeDelta::minutes(10), "backed off");
     assert!(
-        !missed.is_due(now, false),
+        !missed.is_due(now, || false),
         "no figures yet: wait for the retry"
     );
     assert!(
-        missed.is_due(now, true),
+        missed.is_due(now, || true),
         "the quota's figures came: measure now"
     );
-    assert!(missed.is_due(missed.due, false), "the retry's own time");
+    assert!(missed.is_due(missed.due, || false), "the retry's own time");
     // A regular schedule waits for its time whatever the quota shows.
     let regular = MeasurementSchedule::after(Some(missed), true, now, interval);
-    assert!(!regular.is_due(now, true));
+    assert!(!regular.is_due(now, || true));
 }
