@@ -323,31 +323,25 @@ fn an_extension_moves_the_expiry_and_resumes_a_suspended_grant() {
 fn an_approval_opens_in_one_pass_with_or_without_a_pool_limit() {
     // Issue 11: a pool no longer costs a separate reservation pass (the tenant namespace
     // carries its grant and counts against the pool until the status reports it).
-    let mut pooled = World::new(RequestClass::Production);
-    assert!(pooled.rules.capacity.is_some(), "the preset has a pool");
-    pooled.step(t(2026, 3, 2, 10));
-    pooled.approve(None);
-    let out = pooled.step(t(2026, 3, 3, 10));
-    assert!(
-        matches!(out.action, Action::Activate { .. }),
-        "{:?}",
-        out.action
-    );
-    assert_eq!(out.status.phase, Some(RequestPhase::Active));
-    let mut w = World::new(RequestClass::Production);
-    w.rules.capacity = None;
-    w.step(t(2026, 3, 2, 10));
-    w.approve(None);
-    let out = w.step(t(2026, 3, 3, 10));
-    assert!(
-        matches!(out.action, Action::Activate { .. }),
-        "{:?}",
-        out.action
-    );
-    assert_eq!(out.status.phase, Some(RequestPhase::Active));
-    assert!(
-        out.status.grant.is_some() && out.status.billing.as_ref().unwrap().started_at.is_some()
-    );
+    for pooled in [true, false] {
+        let mut w = World::new(RequestClass::Production);
+        assert!(w.rules.capacity.is_some(), "the preset has a pool");
+        if !pooled {
+            w.rules.capacity = None;
+        }
+        w.step(t(2026, 3, 2, 10));
+        w.approve(None);
+        let out = w.step(t(2026, 3, 3, 10));
+        assert!(
+            matches!(out.action, Action::Activate { .. }),
+            "pool {pooled}: {:?}",
+            out.action
+        );
+        assert_eq!(out.status.phase, Some(RequestPhase::Active));
+        assert!(
+            out.status.grant.is_some() && out.status.billing.as_ref().unwrap().started_at.is_some()
+        );
+    }
     // Not looked up yet (no tenant observation): the grant is written first, alone.
     let mut w = World::new(RequestClass::Production);
     w.tenant = None;
