@@ -367,7 +367,9 @@ fn decide_lifecycle(
                     format!("provisioning tenant namespace {}", checked.tenant_namespace),
                 ));
                 p.action = Action::Reserve;
-                // Not yet observed (or being deleted): the grant is written alone first.
+                // The grant is written alone first unless the tenant can be opened now:
+                // not looked up yet or being deleted (here), someone else's namespace or
+                // one still terminating (`lifecycle_granted` leaves this action then).
                 if i.tenant.is_some() && !i.deleting {
                     p.wanted.clear();
                     lifecycle_granted(i, rules, &mut st, &mut clock, verdict, &mut p);

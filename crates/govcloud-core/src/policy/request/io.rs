@@ -82,8 +82,9 @@ pub enum Action {
     /// Nothing.
     #[default]
     None,
-    /// Write the status (the grant is recorded) and come back to provision: only when the
-    /// tenant namespace was not observed in this pass.
+    /// Write the status (the grant is recorded) and come back to provision: a new grant
+    /// whose tenant namespace is not applied in this pass (not looked up yet, someone
+    /// else's, or still terminating).
     Reserve,
     /// Apply the tenant namespace and its objects (open), restoring `restore` replicas of
     /// workloads scaled down by an earlier suspension.
