@@ -303,8 +303,13 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: vendor}]
 
     // An approver writes status.approval alone: grant, tenant, billing and replicas are
     // the operator's.
-    let approver: Api<CloudResourceRequest> = Api::namespaced(s.cp.approver().await?, &ns);
-    let before = approver.get("own").await?.status;
+    // The operator's first status write is awaited first: read before it, `before` would
+    // be no status at all and the comparison below would race that write.
+    let approver_client = s.cp.approver().await?;
+    let before = wait_phase(&approver_client, &ns, "own", RequestPhase::Submitted, T)
+        .await?
+        .status;
+    let approver: Api<CloudResourceRequest> = Api::namespaced(approver_client, &ns);
     for forged in [
         serde_json::json!({"status": {"grant": {"cpu": "999"}}}),
         serde_json::json!({"status": {"tenantNamespace": "kube-system"}}),
