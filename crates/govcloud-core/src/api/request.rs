@@ -328,9 +328,14 @@ pub struct CloudResourceRequestStatus {
     // field by field it was over half of the operator's managedFields entry (~1.1 KiB of
     // every request), which the API server decodes and re-encodes on every write and list
     // (issue 11: the list of 10,000 requests is most of a cold restart).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Decoded shared: every request under the same rules holds one copy in memory.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::granted::deserialize_shared"
+    )]
     #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
-    pub granted_rules: Option<super::GrantedRules>,
+    pub granted_rules: Option<super::SharedGrantedRules>,
     /// The tenant namespace the operator provisions and owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_namespace: Option<String>,

@@ -185,7 +185,7 @@ fn recorded_rules_give_the_same_deadlines_as_the_policy() {
     let mut w = World::active(&live);
     w.spec.class = RequestClass::Temporary;
     w.status.granted_class = Some(RequestClass::Temporary);
-    w.status.granted_rules = Some(record(&live, RequestClass::Temporary));
+    w.status.granted_rules = Some(record(&live, RequestClass::Temporary).into());
     let restored = restore(w.status.granted_rules.as_ref().unwrap()).unwrap();
     let now = t0() + Duration::days(40);
     let by_policy = w.decide(PolicyState::Ready(&live), None, now);
@@ -223,7 +223,7 @@ fn an_older_grant_gets_its_record_once() {
     let upgraded = w.step(PolicyState::Ready(&rules), now);
     assert_eq!(
         upgraded.status.granted_rules,
-        Some(record(&rules, RequestClass::Test))
+        Some(record(&rules, RequestClass::Test).into())
     );
     assert!(upgraded.notices.is_empty(), "no Event for the record");
     let again = w.decide(PolicyState::Ready(&rules), None, now + Duration::seconds(1));

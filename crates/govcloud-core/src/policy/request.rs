@@ -384,10 +384,10 @@ fn decide_lifecycle(
     // grant made by an earlier release): they stay in force if the policy goes away.
     if st.grant.is_some() && st.granted_rules.is_none() && st.phase != Some(RequestPhase::Reclaimed)
     {
-        st.granted_rules = Some(super::granted_rules::record(
+        st.granted_rules = Some(crate::api::share(super::granted_rules::record(
             rules,
             st.granted_class.unwrap_or(i.spec.class),
-        ));
+        )));
     }
     // The spec no longer matches the grant: only a ResourceChange changes a grant.
     let fields = frozen::unapplied_fields(&st, i.spec, checked.as_ref(), i.spec_policy);
