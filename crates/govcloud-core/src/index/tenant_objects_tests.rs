@@ -67,6 +67,15 @@ fn a_tenant_is_in_sync_when_all_four_are_there_with_the_granted_hard() {
     let mut more = hard("4", "8Gi");
     more.insert("requests.storage".into(), "100Gi".into());
     assert!(!index.in_sync("unit-a-portal", &more), "a key missing");
+    let mut renamed = hard("4", "8Gi");
+    let cpu = renamed.remove("requests.cpu").expect("a cpu amount");
+    renamed.insert("limits.gpu".into(), cpu);
+    assert!(!index.in_sync("unit-a-portal", &renamed), "another key");
+    // Amounts that are not quantities compare as their text.
+    index.applied("unit-a-portal", Owned::Quota, quota("4", "lots"));
+    assert!(index.in_sync("unit-a-portal", &hard("4", "lots")));
+    assert!(!index.in_sync("unit-a-portal", &hard("4", "Lots")));
+    assert!(!index.in_sync("unit-a-portal", &hard("4", "8Gi")));
 }
 
 #[test]
