@@ -79,7 +79,7 @@ fn name_of(kind: Owned) -> &'static str {
 }
 
 fn config() -> watcher::Config {
-    crate::watch::config().labels(&format!("{}=true", names::MANAGED_LABEL))
+    crate::watch::selected_config(&format!("{}=true", names::MANAGED_LABEL))
 }
 
 /// A watch of whole objects, as (namespace, what was seen) per event.

@@ -272,7 +272,7 @@ pub(super) async fn run_controllers(
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
         client.clone(),
-        cfg().labels(&format!("{}=true", tenant::MANAGED_LABEL)),
+        crate::watch::selected_config(&format!("{}=true", tenant::MANAGED_LABEL)),
         w_namespaces,
         "namespaces",
         h.clone(),
