@@ -119,7 +119,11 @@ pub fn config() -> watcher::Config {
 /// watch events right after, and a relist that misses an owned object only makes its
 /// request re-apply it (applies are idempotent).
 pub fn selected_config(selector: &str) -> watcher::Config {
-    config().labels(selector).any_semantic()
+    let mut selected = config().labels(selector).any_semantic();
+    // No page size: kube sends `resourceVersion=0` only with no limit (a limited list
+    // goes to etcd, page by page, which is what this avoids).
+    selected.page_size = None;
+    selected
 }
 
 /// Objects per list page. Issue 11: a cold start lists every kind at once, and each page
@@ -264,6 +268,10 @@ mod tests {
             Some("govcloud.io/managed=true")
         );
         assert_eq!(selected.timeout, Some(WATCH_SECONDS));
+        assert_eq!(
+            selected.page_size, None,
+            "a limit would send the list to etcd"
+        );
         // Everything else is read from etcd, page by page.
         assert_eq!(config().list_semantic, ListSemantic::MostRecent);
         assert_eq!(config().page_size, Some(LIST_PAGE));
