@@ -91,7 +91,7 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
 /// The watcher configuration every watch uses: requests end after [`WATCH_SECONDS`] and
 /// resume, so a watch left hanging by a restarted server is replaced within seconds.
 ///
-/// Lists are read from etcd in pages of [`LIST_PAGE`] (label-selected ones excepted:
+/// Lists are read from etcd in pages of [`LIST_PAGE`] (label-selected ones too:
 /// [`selected_config`]), not from the API server's watch cache (`resourceVersion=0`, as client-go lists). Measured in session 8 with
 /// 1,000 requests: the cache served all of them in 0.8–1.7 s against 1.4 s per page of
 /// 500 from etcd, yet the bench's cold restart did not get faster (loading the stores
@@ -105,25 +105,19 @@ pub fn config() -> watcher::Config {
 }
 
 /// The configuration of a watch of the objects carrying the label `govcloud.io/managed`
-/// (tenant namespaces and the objects the operator owns in them): as [`config`], but
-/// listed from the API server's watch cache.
+/// (tenant namespaces and the objects the operator owns in them): [`config`] with the
+/// selector, read from etcd page by page like every other list.
 ///
-/// A label-selected list read from etcd makes the API server read and decode every
-/// object of the kind to find the selected ones, page after page: at 10,000 requests, with
-/// 20,000 unlabelled namespaces and children beside them (the bench's baselines), the five
-/// such lists took 16–27 s of a cold restart on two cores, competing with the list of
-/// requests, and pages passed [`RESPONSE_HEADERS_WITHIN`]. The cache selects in memory
-/// and sends only the selected objects; it ignores the page size, so each such list
-/// comes whole, but these objects are small (a namespace, a quota, or only the metadata
-/// of the other three). The cache may be a moment behind etcd: what it misses comes as
-/// watch events right after, and a relist that misses an owned object only makes its
-/// request re-apply it (applies are idempotent).
+/// Not from the API server's watch cache, though a label-selected list from etcd makes
+/// the API server decode every object of the kind to find the selected ones (at 10,000
+/// requests, with the bench's 20,000 unlabelled namespaces and children beside them, the
+/// five such lists took 11–15 s of a cold restart). Measured in session 10: from the cache
+/// (`resourceVersion=0`, which kube sends only on a list without a limit) they took
+/// 0.5–2.1 s, but the cache sends each list whole, and the five whole lists at once took
+/// the restarted process's peak from 126.5 to 393.5 MiB, for a restart 26.5 → 20.6 s
+/// that the requests' own list still bounds (20.0 s). Memory won.
 pub fn selected_config(selector: &str) -> watcher::Config {
-    let mut selected = config().labels(selector).any_semantic();
-    // No page size: kube sends `resourceVersion=0` only with no limit (a limited list
-    // goes to etcd, page by page, which is what this avoids).
-    selected.page_size = None;
-    selected
+    config().labels(selector)
 }
 
 /// Objects per list page. Issue 11: a cold start lists every kind at once, and each page
@@ -259,22 +253,19 @@ mod tests {
     }
 
     #[test]
-    fn only_label_selected_lists_come_from_the_watch_cache() {
+    fn every_list_is_paged_from_etcd_label_selected_ones_too() {
         use kube::runtime::watcher::ListSemantic;
         let selected = selected_config("govcloud.io/managed=true");
-        assert_eq!(selected.list_semantic, ListSemantic::Any);
         assert_eq!(
             selected.label_selector.as_deref(),
             Some("govcloud.io/managed=true")
         );
-        assert_eq!(selected.timeout, Some(WATCH_SECONDS));
-        assert_eq!(
-            selected.page_size, None,
-            "a limit would send the list to etcd"
-        );
-        // Everything else is read from etcd, page by page.
-        assert_eq!(config().list_semantic, ListSemantic::MostRecent);
-        assert_eq!(config().page_size, Some(LIST_PAGE));
+        // A whole list from the watch cache at a restart cost 267 MiB of peak at 10,000.
+        for c in [selected, config()] {
+            assert_eq!(c.list_semantic, ListSemantic::MostRecent);
+            assert_eq!(c.page_size, Some(LIST_PAGE));
+            assert_eq!(c.timeout, Some(WATCH_SECONDS));
+        }
     }
 
     #[test]
