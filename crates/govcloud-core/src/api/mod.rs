@@ -22,6 +22,7 @@ mod policy_admission;
 mod record;
 mod request;
 mod tenant_rules;
+mod utilization;
 
 pub use calendar::*;
 pub use change::*;
@@ -33,6 +34,7 @@ pub use policy_admission::*;
 pub use record::*;
 pub use request::*;
 pub use tenant_rules::*;
+pub use utilization::*;
 
 /// The API group of every kind.
 pub const GROUP: &str = "govcloud.io";
