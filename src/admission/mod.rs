@@ -71,7 +71,7 @@ pub async fn run(
     let p = tokio::spawn(
         crate::watch::reflected(
             client.clone(),
-            crate::watch::config(),
+            crate::watch::Target::all::<GovCloudPolicy>(),
             w_policies,
             "admission-govcloudpolicies",
             health.clone(),
@@ -83,7 +83,7 @@ pub async fn run(
     let n = tokio::spawn(
         crate::watch::reflected(
             client.clone(),
-            crate::watch::config(),
+            crate::watch::Target::all::<Namespace>(),
             w_namespaces,
             "admission-namespaces",
             health.clone(),

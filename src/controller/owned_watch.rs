@@ -17,7 +17,9 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::watch::Target;
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::Wake;
@@ -78,8 +80,9 @@ fn name_of(kind: Owned) -> &'static str {
     }
 }
 
-fn config() -> watcher::Config {
-    crate::watch::selected_config(&format!("{}=true", names::MANAGED_LABEL))
+/// The owned objects of kind `K`: those with the managed label.
+fn target<K: Resource<DynamicType = ()>>() -> Target {
+    Target::all::<K>().selected(&crate::watch::managed_selector())
 }
 
 /// A watch of whole objects, as (namespace, what was seen) per event.
@@ -92,7 +95,11 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     K: Observed,
 {
-    observed(watcher(Api::<K>::all(client.clone()), config()), feed, name)
+    observed(
+        crate::watch::stream::watch::<K>(client.clone(), target::<K>()),
+        feed,
+        name,
+    )
 }
 
 /// A watch of metadata only.
@@ -104,9 +111,11 @@ fn metadata<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    // An Api of PartialObjectMeta asks for metadata only.
     observed(
-        watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), config()),
+        crate::watch::stream::watch::<PartialObjectMeta<K>>(
+            client.clone(),
+            target::<K>().metadata_only(),
+        ),
         feed,
         name,
     )

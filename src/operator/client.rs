@@ -31,7 +31,7 @@ pub(super) async fn counted_client(metrics: Arc<Metrics>) -> Result<Client, RunE
         req
     });
     Ok(builder
-        .with_layer(&crate::watch::response_timeout())
+        .with_layer(&crate::watch::response_deadline())
         .with_layer(&count)
         .build())
 }

@@ -37,7 +37,7 @@ pub(super) async fn run_controllers(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let cfg = crate::watch::config;
+    use crate::watch::Target;
     use crate::watch::reflected;
     // Each kind is watched once. Policies and calendars feed several controllers: their
     // one watch fills a shared store whose events every controller that needs them
@@ -66,7 +66,7 @@ pub(super) async fn run_controllers(
     let (h, m, q) = (&health, &metrics, &quarantine);
     let policy_root = reflected(
         client.clone(),
-        cfg(),
+        Target::all::<GovCloudPolicy>(),
         w_policies,
         "govcloudpolicies",
         h.clone(),
@@ -75,7 +75,7 @@ pub(super) async fn run_controllers(
     );
     let calendar_root = reflected(
         client.clone(),
-        cfg(),
+        Target::all::<WorkCalendar>(),
         w_calendars,
         "workcalendars",
         h.clone(),
@@ -84,7 +84,7 @@ pub(super) async fn run_controllers(
     );
     let request_stream = reflected(
         client.clone(),
-        cfg(),
+        Target::all::<CloudResourceRequest>(),
         w_requests,
         "cloudresourcerequests",
         h.clone(),
@@ -93,7 +93,7 @@ pub(super) async fn run_controllers(
     );
     let exit_stream = reflected(
         client.clone(),
-        cfg(),
+        Target::all::<ExitRequest>(),
         w_exits,
         "exitrequests",
         h.clone(),
@@ -106,7 +106,7 @@ pub(super) async fn run_controllers(
     let exits_by_request = Arc::new(RwLock::new(ByRequest::default()));
     let change_stream = reflected(
         client.clone(),
-        cfg(),
+        Target::all::<ResourceChange>(),
         w_changes,
         "resourcechanges",
         h.clone(),
@@ -272,7 +272,7 @@ pub(super) async fn run_controllers(
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
         client.clone(),
-        crate::watch::selected_config(&format!("{}=true", tenant::MANAGED_LABEL)),
+        Target::all::<Namespace>().selected(&crate::watch::managed_selector()),
         w_namespaces,
         "namespaces",
         h.clone(),

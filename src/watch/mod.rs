@@ -2,13 +2,17 @@
 //!
 //! Three things bound how long a restart can leave the operator blind:
 //! - every API request must get its response headers within [`RESPONSE_HEADERS_WITHIN`]
-//!   ([`response_timeout`]): after a restart, a request that reached the server while it
-//!   was still starting could otherwise wait for tens of seconds before its answer (often
-//!   410 Gone) came;
+//!   (a whole list within [`WHOLE_LIST_HEADERS_WITHIN`], [`response_deadline`]): after a
+//!   restart, a request that reached the server while it was still starting could
+//!   otherwise wait for tens of seconds before its answer (often 410 Gone) came;
 //! - watches end after [`WATCH_SECONDS`] and resume (server-side `timeoutSeconds`);
 //! - retries start at 0.5 s and are capped at 4 s ([`WatchBackoff`]), for every watch,
 //!   including the namespace and policy watches the controllers would otherwise run with
 //!   kube's default backoff of up to 30 s.
+//!
+//! Lists come whole from the API server's watch cache and are decoded as they arrive
+//! ([`stream`]), so a cold start neither waits for the API server to decode every stored
+//! object from etcd nor holds a whole list response in memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +20,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::decode::{Quarantine, Tolerant};
@@ -30,11 +34,82 @@ pub const WATCH_SECONDS: u32 = 20;
 /// body afterwards, so this bounds how long a watch takes to start, not how long it runs.
 pub const RESPONSE_HEADERS_WITHIN: Duration = Duration::from_secs(10);
 
+/// The same bound for a whole list from the watch cache ([`stream`]): the API server
+/// begins that answer only once it has encoded all of it (4–5 s for 10,000 requests on an
+/// idle two-core machine), so [`RESPONSE_HEADERS_WITHIN`] would cut it at a scale not far
+/// above that, and every retry would be cut the same way.
+pub const WHOLE_LIST_HEADERS_WITHIN: Duration = Duration::from_secs(120);
+
+/// How long a request to `uri` may wait for its response headers.
+pub fn headers_within(uri: &http::Uri) -> Duration {
+    let query = uri.query().unwrap_or_default();
+    let has = |pair: &str| query.split('&').any(|p| p == pair);
+    let whole_list = has("resourceVersion=0")
+        && !has("watch=true")
+        && !query.split('&').any(|p| p.starts_with("limit="));
+    if whole_list {
+        WHOLE_LIST_HEADERS_WITHIN
+    } else {
+        RESPONSE_HEADERS_WITHIN
+    }
+}
+
 /// A tower layer failing any request whose response has not begun within
-/// [`RESPONSE_HEADERS_WITHIN`]; the caller's retry (watch backoff, reconcile requeue)
-/// then tries again on a fresh connection.
-pub fn response_timeout() -> tower::timeout::TimeoutLayer {
-    tower::timeout::TimeoutLayer::new(RESPONSE_HEADERS_WITHIN)
+/// [`headers_within`] its URI; the caller's retry (watch backoff, reconcile requeue) then
+/// tries again on a fresh connection. After an API server restart, a request that reached
+/// the server while it was still starting could otherwise wait for tens of seconds before
+/// its answer (often 410 Gone) came.
+pub fn response_deadline() -> ResponseDeadlineLayer {
+    ResponseDeadlineLayer
+}
+
+/// See [`response_deadline`].
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseDeadlineLayer;
+
+impl<S> tower::Layer<S> for ResponseDeadlineLayer {
+    type Service = ResponseDeadline<S>;
+
+    fn layer(&self, inner: S) -> ResponseDeadline<S> {
+        ResponseDeadline { inner }
+    }
+}
+
+/// See [`response_deadline`].
+#[derive(Debug, Clone)]
+pub struct ResponseDeadline<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for ResponseDeadline<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Error: Into<tower::BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = tower::BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<S::Response, tower::BoxError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let within = headers_within(request.uri());
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout(within, response).await {
+                Ok(answer) => answer.map_err(Into::into),
+                Err(_) => Err(Box::new(tower::timeout::error::Elapsed::new()) as tower::BoxError),
+            }
+        })
+    }
 }
 
 /// Watch retry delays: 0.5 s doubling to 4 s, reset by any success. kube's default grows
@@ -88,45 +163,17 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
     fn reset(&mut self) {}
 }
 
-/// The watcher configuration every watch uses: requests end after [`WATCH_SECONDS`] and
-/// resume, so a watch left hanging by a restarted server is replaced within seconds.
-///
-/// Lists are read from etcd in pages of [`LIST_PAGE`] (label-selected ones too:
-/// [`selected_config`]), not from the API server's watch cache (`resourceVersion=0`, as client-go lists). Measured in session 8 with
-/// 1,000 requests: the cache served all of them in 0.8–1.7 s against 1.4 s per page of
-/// 500 from etcd, yet the bench's cold restart did not get faster (loading the stores
-/// took 4.8–5.0 s against 4.0–4.4 s); the cache sends a list whole, ignoring the page size, so at 10,000
-/// requests a restart would hold one list response of ~50 MB at once, and its view may
-/// be a moment behind etcd. Kept as it was.
-pub fn config() -> watcher::Config {
-    watcher::Config::default()
-        .timeout(WATCH_SECONDS)
-        .page_size(LIST_PAGE)
+pub mod stream;
+
+pub use stream::Target;
+
+/// The label every tenant namespace and every object the operator owns in one carries.
+pub fn managed_selector() -> String {
+    format!("{}=true", crate::policy::tenant::MANAGED_LABEL)
 }
 
-/// The configuration of a watch of the objects carrying the label `govcloud.io/managed`
-/// (tenant namespaces and the objects the operator owns in them): [`config`] with the
-/// selector, read from etcd page by page like every other list.
-///
-/// Not from the API server's watch cache, though a label-selected list from etcd makes
-/// the API server decode every object of the kind to find the selected ones (at 10,000
-/// requests, with the bench's 20,000 unlabelled namespaces and children beside them, the
-/// five such lists took 11–15 s of a cold restart). Measured in session 10: from the cache
-/// (`resourceVersion=0`, which kube sends only on a list without a limit) they took
-/// 0.5–2.1 s, but the cache sends each list whole, and the five whole lists at once took
-/// the restarted process's peak from 126.5 to 393.5 MiB, for a restart 26.5 → 20.6 s
-/// that the requests' own list still bounds (20.0 s). Memory won.
-pub fn selected_config(selector: &str) -> watcher::Config {
-    config().labels(selector)
-}
-
-/// Objects per list page. Issue 11: a cold start lists every kind at once, and each page
-/// is held whole (response body, then decoded objects) until the store takes it; kube's
-/// default of 500 made the restarted process peak ~19 MiB above its settled size with
-/// 1,000 requests. The API server's cost per object is the same in smaller pages.
-pub const LIST_PAGE: u32 = 100;
-
-/// A cluster-wide watch of `K` with [`WatchBackoff`], reported to `health` under `name`
+/// A watch of `target` (objects of kind `K`, [`stream::watch`]: listed whole from the watch
+/// cache and decoded as the list arrives) with [`WatchBackoff`], reported to `health` under `name`
 /// (readiness, stall detection for `/livez`, and the watch-error metric), kept in
 /// `writer`'s store without what the operator never reads ([`trim`], applied as each object
 /// is decoded). Objects that do not decode as
@@ -134,7 +181,7 @@ pub const LIST_PAGE: u32 = 100;
 /// one of them never stops the watch.
 pub fn reflected<K>(
     client: Client,
-    config: watcher::Config,
+    target: Target,
     writer: reflector::store::Writer<K>,
     name: &'static str,
     health: Arc<Health>,
@@ -152,7 +199,7 @@ where
 {
     health.register(name);
     let store = writer.as_reader();
-    let observed = watcher(Api::<Tolerant<K>>::all(client), config)
+    let observed = stream::watch::<Tolerant<K>>(client, target)
         .backoff(WatchBackoff::default())
         .inspect(move |item| {
             health.observe(name, item, &metrics);
@@ -253,18 +300,28 @@ mod tests {
     }
 
     #[test]
-    fn every_list_is_paged_from_etcd_label_selected_ones_too() {
-        use kube::runtime::watcher::ListSemantic;
-        let selected = selected_config("govcloud.io/managed=true");
+    fn only_whole_lists_wait_long_for_their_headers() {
+        let within = |uri: &str| headers_within(&uri.parse().expect("a URI"));
+        let requests = "/apis/govcloud.io/v1alpha1/cloudresourcerequests";
         assert_eq!(
-            selected.label_selector.as_deref(),
-            Some("govcloud.io/managed=true")
+            within(&format!("{requests}?resourceVersion=0")),
+            WHOLE_LIST_HEADERS_WITHIN
         );
-        // A whole list from the watch cache at a restart cost 267 MiB of peak at 10,000.
-        for c in [selected, config()] {
-            assert_eq!(c.list_semantic, ListSemantic::MostRecent);
-            assert_eq!(c.page_size, Some(LIST_PAGE));
-            assert_eq!(c.timeout, Some(WATCH_SECONDS));
+        assert_eq!(
+            within(
+                "/api/v1/namespaces?labelSelector=govcloud.io%2Fmanaged%3Dtrue&resourceVersion=0"
+            ),
+            WHOLE_LIST_HEADERS_WITHIN
+        );
+        for short in [
+            format!("{requests}?limit=100&resourceVersion=0"),
+            format!("{requests}?watch=true&timeoutSeconds=20&resourceVersion=0"),
+            format!("{requests}?resourceVersion=10"),
+            format!("{requests}?resourceVersion=0x"),
+            requests.to_string(),
+            "/api/v1/namespaces/t".to_string(),
+        ] {
+            assert_eq!(within(&short), RESPONSE_HEADERS_WITHIN, "{short}");
         }
     }
 
@@ -272,7 +329,7 @@ mod tests {
     fn watches_end_well_before_the_response_timeout_matters() {
         // The header timeout must not cut a healthy watch: headers come at once, and the
         // body runs for WATCH_SECONDS afterwards.
-        assert_eq!(config().timeout, Some(WATCH_SECONDS));
         assert!(RESPONSE_HEADERS_WITHIN < Duration::from_secs(u64::from(WATCH_SECONDS)));
+        assert!(RESPONSE_HEADERS_WITHIN < WHOLE_LIST_HEADERS_WITHIN);
     }
 }
