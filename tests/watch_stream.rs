@@ -1,0 +1,118 @@
+//! Issue 11: the operator's list-then-watch loop (`watch::stream`) against a real API
+//! server: a label-selected list read whole from the watch cache yields exactly the
+//! selected objects between `Init` and `InitDone` (the same set a list from etcd returns),
+//! whole or as metadata only, and changes after it arrive as `Apply`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use futures::{Stream, StreamExt};
+use govcloud_operator::watch::Target;
+use govcloud_operator::watch::stream::watch;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Resource, ResourceExt};
+use support::{create_namespace, unique_ns};
+
+const SELECTED: usize = 240;
+const OTHERS: usize = 60;
+
+/// The names listed between Init and InitDone.
+async fn listed<K: Resource>(
+    events: &mut (impl Stream<Item = Result<Event<K>, watcher::Error>> + Unpin),
+) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    let mut started = false;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(60), events.next()).await?;
+        match next {
+            Some(Ok(Event::Init)) => {
+                started = true;
+                names.clear();
+            }
+            Some(Ok(Event::InitApply(o))) if started => {
+                names.insert(o.meta().name.clone().unwrap_or_default());
+            }
+            Some(Ok(Event::InitDone)) if started => return Ok(names),
+            Some(Ok(e)) => bail!("unexpected event before the list ended: {}", kind(&e)),
+            Some(Err(e)) => bail!("the watch failed: {e}"),
+            None => bail!("the watch ended"),
+        }
+    }
+}
+
+/// The name of the first object applied after the list.
+async fn first_apply<K: Resource>(
+    events: &mut (impl Stream<Item = Result<Event<K>, watcher::Error>> + Unpin),
+) -> Result<String> {
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(e) = events.next().await {
+            if let Ok(Event::Apply(o)) = e {
+                return o.meta().name.clone();
+            }
+        }
+        None
+    })
+    .await?;
+    found.ok_or_else(|| anyhow::anyhow!("the watch ended"))
+}
+
+fn kind<K>(e: &Event<K>) -> &'static str {
+    match e {
+        Event::Apply(_) => "Apply",
+        Event::Delete(_) => "Delete",
+        Event::Init => "Init",
+        Event::InitApply(_) => "InitApply",
+        Event::InitDone => "InitDone",
+    }
+}
+
+#[tokio::test]
+async fn a_selected_list_streams_from_the_watch_cache_then_changes_follow() -> Result<()> {
+    let cp = support::control_plane()?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("stream");
+    create_namespace(&admin, &ns).await?;
+    let label = format!("stream-test-{ns}");
+    let api: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    for i in 0..SELECTED + OTHERS {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(format!("cm-{i:04}"));
+        if i < SELECTED {
+            cm.metadata.labels = Some([(label.clone(), "true".to_string())].into());
+        }
+        cm.data = Some([("payload".to_string(), "x".repeat(512))].into());
+        api.create(&PostParams::default(), &cm).await?;
+    }
+    let selector = format!("{label}=true");
+    let from_etcd: BTreeSet<String> = api
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+        .iter()
+        .map(|c| c.name_any())
+        .collect();
+    assert_eq!(from_etcd.len(), SELECTED);
+
+    let target = Target::all::<ConfigMap>().selected(&selector);
+    let mut whole = Box::pin(watch::<ConfigMap>(admin.clone(), target.clone()));
+    assert_eq!(listed(&mut whole).await?, from_etcd);
+    let mut metadata = Box::pin(watch::<PartialObjectMeta<ConfigMap>>(
+        admin.clone(),
+        target.metadata_only(),
+    ));
+    assert_eq!(listed(&mut metadata).await?, from_etcd);
+
+    // A change after the list: an unselected object gains the label.
+    let patch = serde_json::json!({"metadata": {"labels": {label.clone(): "true"}}});
+    api.patch("cm-0299", &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    assert_eq!(first_apply(&mut whole).await?, "cm-0299");
+    assert_eq!(first_apply(&mut metadata).await?, "cm-0299");
+    Ok(())
+}
