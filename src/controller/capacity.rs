@@ -19,10 +19,10 @@ use super::Context;
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ResourceAmounts, ResourceChange,
 };
-use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, Owner, TenantNamespace, Turn};
+use crate::index::managed_namespace::ManagedNamespace;
+use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, Owner, Turn};
 use crate::policy::change::{self, GrantChange};
 use crate::policy::quantity::Amounts;
-use crate::policy::tenant::OWNER_UID_ANNOTATION;
 
 /// What the operator itself changed about pool capacity that the store may not show yet
 /// (its watch lags its own writes): grants just decided, and requests just released.
@@ -193,22 +193,13 @@ impl Book {
 
     /// Counts managed tenant namespace `name` again: an orphan, on its own, or nothing.
     fn count_namespace(&mut self, ctx: &Context, name: &str) {
-        let found =
-            ctx.stores
-                .namespaces
-                .get(&ObjectRef::<k8s_openapi::api::core::v1::Namespace>::new(
-                    name,
-                ));
+        let found = ctx
+            .stores
+            .namespaces
+            .get(&ObjectRef::<ManagedNamespace>::new(name));
         let counted = found.as_ref().and_then(|ns| {
             let owner = |uid: &str| self.owners.get(uid).copied().unwrap_or(Owner::Gone);
-            capacity::tenant_holder(
-                &TenantNamespace {
-                    name,
-                    labels: ns.labels(),
-                    annotations: ns.annotations(),
-                },
-                owner,
-            )
+            capacity::tenant_holder(ns, owner)
         });
         self.index.set(Holder::Orphan(name.to_string()), None);
         self.index.set(Holder::Unreported(name.to_string()), None);
@@ -224,8 +215,8 @@ impl Book {
         self.owned.clear();
         self.owner_of.clear();
         for ns in ctx.stores.namespaces.state() {
-            if let Some(owner) = ns.annotations().get(OWNER_UID_ANNOTATION) {
-                self.own(ns.name_any(), owner.clone());
+            if let Some(owner) = &ns.owner_uid {
+                self.own(ns.name().to_string(), owner.clone());
             }
         }
         let requests = ctx.stores.requests.state();
@@ -313,14 +304,14 @@ pub fn on_change(ctx: &Context, event: &watcher::Event<ResourceChange>) {
 }
 
 /// Keeps the index in step with a managed-namespace watch event.
-pub fn on_namespace(ctx: &Context, event: &watcher::Event<k8s_openapi::api::core::v1::Namespace>) {
+pub fn on_namespace(ctx: &Context, event: &watcher::Event<ManagedNamespace>) {
     let mut book = ctx.capacity.book();
     match event {
         watcher::Event::Apply(ns) | watcher::Event::Delete(ns) => {
-            let name = ns.name_any();
+            let name = ns.name().to_string();
             book.disown(&name);
             if matches!(event, watcher::Event::Apply(_))
-                && let Some(owner) = ns.annotations().get(OWNER_UID_ANNOTATION)
+                && let Some(owner) = &ns.owner_uid
             {
                 book.own(name.clone(), owner.clone());
             }

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use crate::index::by_request::ByRequest;
+use crate::index::managed_namespace::ManagedNamespace;
 use crate::index::resolved::ResolvedCache;
 use crate::index::tenant_objects::TenantObjects;
 
@@ -29,8 +29,9 @@ pub struct Stores {
     pub changes: Store<ResourceChange>,
     /// ExitRequest objects.
     pub exits: Store<ExitRequest>,
-    /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch.
-    pub namespaces: Store<Namespace>,
+    /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch,
+    /// each reduced to what the controllers read.
+    pub namespaces: Store<ManagedNamespace>,
     /// ResourceChanges by the request they name, fed by the change watch.
     pub changes_by_request: Arc<RwLock<ByRequest>>,
     /// ExitRequests by the request they name, fed by the exit watch.

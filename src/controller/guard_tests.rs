@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::Reporter;
 
@@ -27,7 +26,7 @@ struct Writers {
     _requests: Writer<CloudResourceRequest>,
     _exits: Writer<ExitRequest>,
     _changes: Writer<ResourceChange>,
-    _namespaces: Writer<Namespace>,
+    _namespaces: Writer<crate::index::managed_namespace::ManagedNamespace>,
 }
 
 fn store<K>(ready: bool) -> (reflector::Store<K>, Writer<K>)

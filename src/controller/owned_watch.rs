@@ -256,7 +256,7 @@ pub fn apply(
 /// A tenant namespace deleted: the index forgets it.
 pub fn on_namespace(
     index: &RwLock<TenantObjects>,
-    event: &watcher::Event<k8s_openapi::api::core::v1::Namespace>,
+    event: &watcher::Event<crate::index::managed_namespace::ManagedNamespace>,
 ) {
     if let watcher::Event::Delete(ns) = event {
         index

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::error::Step;
 use super::{During, Error, FIELD_MANAGER};
+use crate::index::managed_namespace::ManagedNamespace;
 use crate::policy::request::TenantState;
 use crate::policy::tenant::{self as names, TenantSpec};
 
@@ -44,16 +45,12 @@ pub struct Observed {
 /// namespace or reporting a conflict never rests on a watch that may lag.
 pub async fn observe(
     client: &Client,
-    known: &Store<Namespace>,
+    known: &Store<ManagedNamespace>,
     name: &str,
     owner_uid: &str,
 ) -> Result<Observed, Error> {
     if let Some(ns) = known.get(&ObjectRef::new(name))
-        && ns
-            .annotations()
-            .get(names::OWNER_UID_ANNOTATION)
-            .map(String::as_str)
-            == Some(owner_uid)
+        && ns.owner_uid.as_deref() == Some(owner_uid)
     {
         return Ok(observed(&ns, owner_uid));
     }
@@ -69,23 +66,23 @@ pub async fn observe(
             applied_hash: None,
         });
     };
-    Ok(observed(&ns, owner_uid))
+    Ok(observed(&ManagedNamespace::from(ns), owner_uid))
 }
 
-fn observed(ns: &Namespace, owner_uid: &str) -> Observed {
-    let carried = ns.annotations().get(names::OWNER_UID_ANNOTATION).cloned();
-    let state = if carried.as_deref() == Some(owner_uid) {
-        let terminating = ns.metadata.deletion_timestamp.is_some()
-            || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
-        TenantState::Owned { terminating }
+fn observed(ns: &ManagedNamespace, owner_uid: &str) -> Observed {
+    let state = if ns.owner_uid.as_deref() == Some(owner_uid) {
+        TenantState::Owned {
+            terminating: ns.terminating,
+        }
     } else {
-        TenantState::Foreign { owner_uid: carried }
+        TenantState::Foreign {
+            owner_uid: ns.owner_uid.clone(),
+        }
     };
-    let applied_hash = ns.annotations().get(names::SPEC_HASH_ANNOTATION).cloned();
     Observed {
         state,
         uid: ns.metadata.uid.clone(),
-        applied_hash,
+        applied_hash: ns.applied_hash.clone(),
     }
 }
 

@@ -5,7 +5,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, WatchStreamExt, reflector};
@@ -25,10 +24,10 @@ use crate::controller::{
 use crate::decode::Quarantine;
 use crate::health::Health;
 use crate::index::by_request::ByRequest;
+use crate::index::managed_namespace::ManagedNamespace;
 use crate::index::resolved::ResolvedCache;
 use crate::index::tenant_objects::TenantObjects;
 use crate::metrics::Metrics;
-use crate::policy::tenant;
 
 pub(super) async fn run_controllers(
     args: &RunArgs,
@@ -53,7 +52,7 @@ pub(super) async fn run_controllers(
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
     let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (changes, w_changes) = reflector::store::<ResourceChange>();
-    let (namespaces, w_namespaces) = reflector::store::<Namespace>();
+    let (namespaces, w_namespaces) = reflector::store::<ManagedNamespace>();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -231,20 +230,14 @@ pub(super) async fn run_controllers(
         futures::future::ready(())
     }));
     let waiters = requests.clone();
-    let for_namespace = move |ns: Namespace| {
-        let labels = ns.labels();
-        let mut out: Vec<ObjectRef<CloudResourceRequest>> = match (
-            labels.get(tenant::REQUEST_NAMESPACE_LABEL),
-            labels.get(tenant::REQUEST_NAME_LABEL),
-        ) {
-            (Some(rns), Some(rname)) => {
-                vec![ObjectRef::<CloudResourceRequest>::new(rname).within(rns)]
-            }
-            _ => Vec::new(),
+    let for_namespace = move |ns: ManagedNamespace| {
+        let mut out: Vec<ObjectRef<CloudResourceRequest>> = match &ns.request {
+            Some((rns, rname)) => vec![ObjectRef::<CloudResourceRequest>::new(rname).within(rns)],
+            None => Vec::new(),
         };
         // Issue 13: an orphan tenant namespace going away frees its pool: the requests
         // waiting for capacity look again.
-        let owner = ns.annotations().get(tenant::OWNER_UID_ANNOTATION);
+        let owner = ns.owner_uid.as_ref();
         let orphan = owner.is_some_and(|uid| {
             !waiters
                 .state()
@@ -272,7 +265,7 @@ pub(super) async fn run_controllers(
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
         client.clone(),
-        Target::all::<Namespace>().selected(&crate::watch::managed_selector()),
+        Target::all::<ManagedNamespace>().selected(&crate::watch::managed_selector()),
         w_namespaces,
         "namespaces",
         h.clone(),

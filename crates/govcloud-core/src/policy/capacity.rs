@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::change::GrantChange;
 use super::quantity::{Amounts, ResourceKind, format_quantity, parse_quantity};
 use crate::api::CloudResourceRequestStatus;
+use crate::index::managed_namespace::ManagedNamespace;
 
 /// Label of a tenant namespace: the policy whose pool holds its grant.
 pub const POOL_LABEL: &str = "govcloud.io/policy";
@@ -160,16 +161,6 @@ pub enum Holder {
     Unreported(String),
 }
 
-/// A managed tenant namespace as the watch shows it.
-pub struct TenantNamespace<'a> {
-    /// Its name.
-    pub name: &'a str,
-    /// Its labels.
-    pub labels: &'a BTreeMap<String, String>,
-    /// Its annotations.
-    pub annotations: &'a BTreeMap<String, String>,
-}
-
 /// How the request a tenant namespace names as its owner stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
@@ -188,20 +179,20 @@ pub enum Owner {
 /// must not free its room), and nothing while its request counts it. Namespaces of an
 /// earlier release carry no pool label and are not counted (their request counts them).
 pub fn tenant_holder(
-    ns: &TenantNamespace<'_>,
+    ns: &ManagedNamespace,
     owner_of: impl Fn(&str) -> Owner,
 ) -> Option<(Holder, String, Amounts)> {
-    let owner = ns.annotations.get(super::tenant::OWNER_UID_ANNOTATION)?;
+    let owner = ns.owner_uid.as_deref()?;
     let holder = match owner_of(owner) {
-        Owner::Gone => Holder::Orphan(ns.name.to_string()),
-        Owner::Unreported => Holder::Unreported(ns.name.to_string()),
+        Owner::Gone => Holder::Orphan(ns.name().to_string()),
+        Owner::Unreported => Holder::Unreported(ns.name().to_string()),
         Owner::Counted => return None,
     };
-    let pool = ns.labels.get(POOL_LABEL)?;
+    let pool = ns.pool.as_ref()?;
     let amounts = ns
-        .annotations
-        .get(GRANT_ANNOTATION)
-        .map(|t| parse_grant_annotation(t))
+        .grant
+        .as_deref()
+        .map(parse_grant_annotation)
         .unwrap_or_default();
     Some((holder, pool.clone(), amounts))
 }

@@ -5,6 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::api::ResourceAmounts;
+use crate::index::managed_namespace::ManagedNamespace;
 
 fn cpu(n: &str) -> Amounts {
     Amounts::parse(
@@ -81,9 +82,9 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
     );
 }
 
-/// The labels and annotations of tenant namespace `unit-portal` of pool `p`, owned by
-/// request `owner` and built for a grant of 6 vCPU.
-fn tenant_metadata(owner: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+/// Tenant namespace `unit-portal` of pool `p`, owned by request `owner` and built for a
+/// grant of 6 vCPU, as the operator keeps it.
+fn tenant_namespace(owner: &str) -> ManagedNamespace {
     let labels = [(POOL_LABEL.to_string(), "p".to_string())].into();
     let annotations = [
         (
@@ -93,17 +94,20 @@ fn tenant_metadata(owner: &str) -> (BTreeMap<String, String>, BTreeMap<String, S
         (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
     ]
     .into();
-    (labels, annotations)
+    ManagedNamespace::from(k8s_openapi::api::core::v1::Namespace {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("unit-portal".into()),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
 }
 
 #[test]
 fn an_orphan_namespace_still_counts_and_is_reported() {
-    let (labels, annotations) = tenant_metadata("gone");
-    let ns = TenantNamespace {
-        name: "unit-portal",
-        labels: &labels,
-        annotations: &annotations,
-    };
+    let ns = tenant_namespace("gone");
     let orphan = Some((Holder::Orphan("unit-portal".into()), "p".into(), cpu("6")));
     assert_eq!(tenant_holder(&ns, |_| Owner::Gone), orphan);
     assert_eq!(
@@ -207,12 +211,7 @@ fn approved_scale_ups_take_their_room_in_the_order_they_were_approved() {
 /// on its own (not as an orphan) until the status reports the grant.
 #[test]
 fn a_tenant_applied_before_its_grant_is_reported_still_counts() {
-    let (labels, annotations) = tenant_metadata("opening");
-    let ns = TenantNamespace {
-        name: "unit-portal",
-        labels: &labels,
-        annotations: &annotations,
-    };
+    let ns = tenant_namespace("opening");
     let owner = |uid: &str| {
         assert_eq!(uid, "opening");
         Owner::Unreported
