@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -32,6 +32,7 @@ use crate::api::GovCloudPolicy;
 use crate::cli::{AdmissionArgs, RunArgs};
 use crate::decode::Quarantine;
 use crate::health::Health;
+use crate::index::namespace_view::NamespaceView;
 use crate::metrics::Metrics;
 
 /// How often the serving certificate's expiry and the configurations' caBundle are checked
@@ -67,7 +68,7 @@ pub async fn run(
     // Caches of its own: the controllers' run only on the leader.
     let quarantine = Arc::new(Quarantine::new(metrics.clone(), None));
     let (policies, w_policies) = reflector::store::<GovCloudPolicy>();
-    let (namespaces, w_namespaces) = reflector::store::<Namespace>();
+    let (namespaces, w_namespaces) = reflector::store::<NamespaceView>();
     let p = tokio::spawn(
         crate::watch::reflected(
             client.clone(),
@@ -83,7 +84,7 @@ pub async fn run(
     let n = tokio::spawn(
         crate::watch::reflected(
             client.clone(),
-            crate::watch::Target::all::<Namespace>(),
+            crate::watch::Target::all::<NamespaceView>(),
             w_namespaces,
             "admission-namespaces",
             health.clone(),

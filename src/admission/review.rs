@@ -7,17 +7,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::ResourceExt;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::Value;
 
 use crate::api::GovCloudPolicy;
+use crate::index::namespace_view::NamespaceView;
 use crate::metrics::{AdmissionLabels, Metrics};
 use crate::policy::admission::{self as rules, Caller, Facts, Kind, NamespaceUse, Write};
-use crate::policy::tenant;
 
 /// What the webhook knows: its caches and who the operator is.
 pub struct Reviewer {
@@ -27,8 +25,8 @@ pub struct Reviewer {
     pub default_policy: String,
     /// GovCloudPolicies.
     pub policies: Store<GovCloudPolicy>,
-    /// Every namespace (for the tenant-namespace rule).
-    pub namespaces: Store<Namespace>,
+    /// Every namespace (for the tenant-namespace rule), as the webhook reads them.
+    pub namespaces: Store<NamespaceView>,
     /// Where the latency goes.
     pub metrics: Arc<Metrics>,
 }
@@ -173,20 +171,13 @@ impl Reviewer {
                 let lookup = |name: &str| -> NamespaceUse {
                     match namespaces.get(&ObjectRef::new(name)) {
                         None => NamespaceUse::Absent,
-                        Some(ns) => {
-                            let labels = ns.labels();
-                            match (
-                                labels.get(tenant::MANAGED_LABEL).map(String::as_str),
-                                labels.get(tenant::REQUEST_NAMESPACE_LABEL),
-                                labels.get(tenant::REQUEST_NAME_LABEL),
-                            ) {
-                                (Some("true"), Some(n), Some(r)) => NamespaceUse::Tenant {
-                                    namespace: n.clone(),
-                                    name: r.clone(),
-                                },
-                                _ => NamespaceUse::Other,
-                            }
-                        }
+                        Some(ns) => match (ns.managed, &ns.request) {
+                            (true, Some((namespace, name))) => NamespaceUse::Tenant {
+                                namespace: namespace.clone(),
+                                name: name.clone(),
+                            },
+                            _ => NamespaceUse::Other,
+                        },
                     }
                 };
                 let facts = Facts {
@@ -259,7 +250,7 @@ mod tests {
 
     fn reviewer() -> Reviewer {
         let (policies, _) = kube::runtime::reflector::store::<GovCloudPolicy>();
-        let (namespaces, _) = kube::runtime::reflector::store::<Namespace>();
+        let (namespaces, _) = kube::runtime::reflector::store::<NamespaceView>();
         Reviewer {
             operator: "system:serviceaccount:govcloud-system:govcloud-operator".into(),
             default_policy: "shanghai".into(),

@@ -19,7 +19,7 @@ use super::Context;
 use crate::api::{
     ChangePhase, CloudResourceRequest, CloudResourceRequestStatus, ResourceAmounts, ResourceChange,
 };
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 use crate::policy::capacity::{self, CapacityIndex, Hold, Holder, Owner, Turn};
 use crate::policy::change::{self, GrantChange};
 use crate::policy::quantity::Amounts;
@@ -196,7 +196,7 @@ impl Book {
         let found = ctx
             .stores
             .namespaces
-            .get(&ObjectRef::<ManagedNamespace>::new(name));
+            .get(&ObjectRef::<NamespaceView>::new(name));
         let counted = found.as_ref().and_then(|ns| {
             let owner = |uid: &str| self.owners.get(uid).copied().unwrap_or(Owner::Gone);
             capacity::tenant_holder(ns, owner)
@@ -304,7 +304,7 @@ pub fn on_change(ctx: &Context, event: &watcher::Event<ResourceChange>) {
 }
 
 /// Keeps the index in step with a managed-namespace watch event.
-pub fn on_namespace(ctx: &Context, event: &watcher::Event<ManagedNamespace>) {
+pub fn on_namespace(ctx: &Context, event: &watcher::Event<NamespaceView>) {
     let mut book = ctx.capacity.book();
     match event {
         watcher::Event::Apply(ns) | watcher::Event::Delete(ns) => {

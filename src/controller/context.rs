@@ -9,7 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use crate::index::by_request::ByRequest;
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 use crate::index::resolved::ResolvedCache;
 use crate::index::tenant_objects::TenantObjects;
 
@@ -31,7 +31,7 @@ pub struct Stores {
     pub exits: Store<ExitRequest>,
     /// Managed namespaces (label `govcloud.io/managed=true`), from the namespace watch,
     /// each reduced to what the controllers read.
-    pub namespaces: Store<ManagedNamespace>,
+    pub namespaces: Store<NamespaceView>,
     /// ResourceChanges by the request they name, fed by the change watch.
     pub changes_by_request: Arc<RwLock<ByRequest>>,
     /// ExitRequests by the request they name, fed by the exit watch.

@@ -26,7 +26,7 @@ struct Writers {
     _requests: Writer<CloudResourceRequest>,
     _exits: Writer<ExitRequest>,
     _changes: Writer<ResourceChange>,
-    _namespaces: Writer<crate::index::managed_namespace::ManagedNamespace>,
+    _namespaces: Writer<crate::index::namespace_view::NamespaceView>,
 }
 
 fn store<K>(ready: bool) -> (reflector::Store<K>, Writer<K>)

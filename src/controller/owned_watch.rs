@@ -256,7 +256,7 @@ pub fn apply(
 /// A tenant namespace deleted: the index forgets it.
 pub fn on_namespace(
     index: &RwLock<TenantObjects>,
-    event: &watcher::Event<crate::index::managed_namespace::ManagedNamespace>,
+    event: &watcher::Event<crate::index::namespace_view::NamespaceView>,
 ) {
     if let watcher::Event::Delete(ns) = event {
         index

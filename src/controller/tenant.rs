@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::error::Step;
 use super::{During, Error, FIELD_MANAGER};
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 use crate::policy::request::TenantState;
 use crate::policy::tenant::{self as names, TenantSpec};
 
@@ -45,7 +45,7 @@ pub struct Observed {
 /// namespace or reporting a conflict never rests on a watch that may lag.
 pub async fn observe(
     client: &Client,
-    known: &Store<ManagedNamespace>,
+    known: &Store<NamespaceView>,
     name: &str,
     owner_uid: &str,
 ) -> Result<Observed, Error> {
@@ -66,10 +66,10 @@ pub async fn observe(
             applied_hash: None,
         });
     };
-    Ok(observed(&ManagedNamespace::from(ns), owner_uid))
+    Ok(observed(&NamespaceView::from(ns), owner_uid))
 }
 
-fn observed(ns: &ManagedNamespace, owner_uid: &str) -> Observed {
+fn observed(ns: &NamespaceView, owner_uid: &str) -> Observed {
     let state = if ns.owner_uid.as_deref() == Some(owner_uid) {
         TenantState::Owned {
             terminating: ns.terminating,

@@ -24,7 +24,7 @@ use crate::controller::{
 use crate::decode::Quarantine;
 use crate::health::Health;
 use crate::index::by_request::ByRequest;
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 use crate::index::resolved::ResolvedCache;
 use crate::index::tenant_objects::TenantObjects;
 use crate::metrics::Metrics;
@@ -52,7 +52,7 @@ pub(super) async fn run_controllers(
     let (requests, w_requests) = reflector::store::<CloudResourceRequest>();
     let (exits, w_exits) = reflector::store::<ExitRequest>();
     let (changes, w_changes) = reflector::store::<ResourceChange>();
-    let (namespaces, w_namespaces) = reflector::store::<ManagedNamespace>();
+    let (namespaces, w_namespaces) = reflector::store::<NamespaceView>();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -230,7 +230,7 @@ pub(super) async fn run_controllers(
         futures::future::ready(())
     }));
     let waiters = requests.clone();
-    let for_namespace = move |ns: ManagedNamespace| {
+    let for_namespace = move |ns: NamespaceView| {
         let mut out: Vec<ObjectRef<CloudResourceRequest>> = match &ns.request {
             Some((rns, rname)) => vec![ObjectRef::<CloudResourceRequest>::new(rname).within(rns)],
             None => Vec::new(),
@@ -265,7 +265,7 @@ pub(super) async fn run_controllers(
     // Managed namespaces: a tenant's ownership and applied hash are read from here.
     let namespace_stream = reflected(
         client.clone(),
-        Target::all::<ManagedNamespace>().selected(&crate::watch::managed_selector()),
+        Target::all::<NamespaceView>().selected(&crate::watch::managed_selector()),
         w_namespaces,
         "namespaces",
         h.clone(),

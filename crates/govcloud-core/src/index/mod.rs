@@ -5,11 +5,11 @@
 //! - [`by_request`]: ResourceChanges and ExitRequests by the request they name.
 //! - [`resolved`]: policies resolved into rules, and composed calendars, by the
 //!   resourceVersions they were built from.
-//! - [`managed_namespace`]: a tenant namespace reduced to what the controllers read.
+//! - [`namespace_view`]: a namespace reduced to what the controllers and the webhook read.
 //! - [`tenant_objects`]: the objects the operator owns in each tenant namespace, as last
 //!   seen (drift checks and allocation figures without a GET).
 
 pub mod by_request;
-pub mod managed_namespace;
+pub mod namespace_view;
 pub mod resolved;
 pub mod tenant_objects;

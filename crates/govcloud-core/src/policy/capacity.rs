@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::change::GrantChange;
 use super::quantity::{Amounts, ResourceKind, format_quantity, parse_quantity};
 use crate::api::CloudResourceRequestStatus;
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 
 /// Label of a tenant namespace: the policy whose pool holds its grant.
 pub const POOL_LABEL: &str = "govcloud.io/policy";
@@ -179,7 +179,7 @@ pub enum Owner {
 /// must not free its room), and nothing while its request counts it. Namespaces of an
 /// earlier release carry no pool label and are not counted (their request counts them).
 pub fn tenant_holder(
-    ns: &ManagedNamespace,
+    ns: &NamespaceView,
     owner_of: impl Fn(&str) -> Owner,
 ) -> Option<(Holder, String, Amounts)> {
     let owner = ns.owner_uid.as_deref()?;

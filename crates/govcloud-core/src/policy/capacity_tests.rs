@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::api::ResourceAmounts;
-use crate::index::managed_namespace::ManagedNamespace;
+use crate::index::namespace_view::NamespaceView;
 
 fn cpu(n: &str) -> Amounts {
     Amounts::parse(
@@ -84,7 +84,7 @@ fn two_approved_scale_ups_cannot_count_on_the_same_room() {
 
 /// Tenant namespace `unit-portal` of pool `p`, owned by request `owner` and built for a
 /// grant of 6 vCPU, as the operator keeps it.
-fn tenant_namespace(owner: &str) -> ManagedNamespace {
+fn tenant_namespace(owner: &str) -> NamespaceView {
     let labels = [(POOL_LABEL.to_string(), "p".to_string())].into();
     let annotations = [
         (
@@ -94,7 +94,7 @@ fn tenant_namespace(owner: &str) -> ManagedNamespace {
         (GRANT_ANNOTATION.to_string(), grant_annotation(&cpu("6"))),
     ]
     .into();
-    ManagedNamespace::from(k8s_openapi::api::core::v1::Namespace {
+    NamespaceView::from(k8s_openapi::api::core::v1::Namespace {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: Some("unit-portal".into()),
             labels: Some(labels),

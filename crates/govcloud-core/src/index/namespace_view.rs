@@ -1,12 +1,13 @@
-//! A managed tenant namespace as the operator keeps it in memory: the few things the
-//! controllers read of it, not the whole Namespace.
+//! A namespace as the operator keeps it in memory: the few things the controllers and the
+//! webhook read of it, not the whole Namespace.
 //!
 //! Why (issue 11, memory at 10,000 requests): a decoded Namespace held ~2 KiB per tenant,
 //! most of it its label and annotation maps (a `BTreeMap` allocates a node of eleven
-//! entries however few it holds). The controllers only ever read the owner's UID, the
-//! applied tenant hash, the pool and grant, the owning request's name, and whether the
-//! namespace is going away; those are kept as plain fields and the maps are dropped as
-//! each namespace is decoded.
+//! entries however few it holds), and the webhook keeps every namespace of the cluster.
+//! The controllers only ever read the owner's UID, the applied tenant hash, the pool and
+//! grant, the owning request's name, and whether the namespace is going away; the webhook
+//! whether it is managed, for which request, and whether it is being deleted. Those are
+//! kept as plain fields and the maps are dropped as each namespace is decoded.
 
 use std::borrow::Cow;
 
@@ -17,16 +18,19 @@ use serde::Deserialize;
 
 use crate::policy::capacity::{GRANT_ANNOTATION, POOL_LABEL};
 use crate::policy::tenant::{
-    OWNER_UID_ANNOTATION, REQUEST_NAME_LABEL, REQUEST_NAMESPACE_LABEL, SPEC_HASH_ANNOTATION,
+    MANAGED_LABEL, OWNER_UID_ANNOTATION, REQUEST_NAME_LABEL, REQUEST_NAMESPACE_LABEL,
+    SPEC_HASH_ANNOTATION,
 };
 
-/// What the operator reads of a managed tenant namespace. Decodes from a Namespace.
+/// What the operator reads of a namespace. Decodes from a Namespace.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(from = "Namespace")]
-pub struct ManagedNamespace {
+pub struct NamespaceView {
     /// Its name, UID, resourceVersion and deletionTimestamp; no labels, annotations or
     /// managed fields (those read are the fields below).
     pub metadata: ObjectMeta,
+    /// Label `govcloud.io/managed` is `true`: a tenant namespace.
+    pub managed: bool,
     /// Annotation `govcloud.io/owner-uid`: the request it belongs to.
     pub owner_uid: Option<String>,
     /// Annotation `govcloud.io/tenant-hash`: the tenant spec last applied.
@@ -41,7 +45,7 @@ pub struct ManagedNamespace {
     pub terminating: bool,
 }
 
-impl From<Namespace> for ManagedNamespace {
+impl From<Namespace> for NamespaceView {
     fn from(ns: Namespace) -> Self {
         let mut meta = ns.metadata;
         let mut labels = meta.labels.take().unwrap_or_default();
@@ -53,6 +57,7 @@ impl From<Namespace> for ManagedNamespace {
             (Some(namespace), Some(name)) => Some((namespace, name)),
             _ => None,
         };
+        let managed = labels.get(MANAGED_LABEL).map(String::as_str) == Some("true");
         let terminating = meta.deletion_timestamp.is_some()
             || ns.status.and_then(|s| s.phase).as_deref() == Some("Terminating");
         Self {
@@ -63,6 +68,7 @@ impl From<Namespace> for ManagedNamespace {
                 deletion_timestamp: meta.deletion_timestamp,
                 ..ObjectMeta::default()
             },
+            managed,
             owner_uid: annotations.remove(OWNER_UID_ANNOTATION),
             applied_hash: annotations.remove(SPEC_HASH_ANNOTATION),
             pool: labels.remove(POOL_LABEL),
@@ -73,14 +79,14 @@ impl From<Namespace> for ManagedNamespace {
     }
 }
 
-impl ManagedNamespace {
+impl NamespaceView {
     /// Its name.
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or_default()
     }
 }
 
-impl Resource for ManagedNamespace {
+impl Resource for NamespaceView {
     type DynamicType = ();
     type Scope = ClusterResourceScope;
 
@@ -109,8 +115,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_what_the_controllers_read_and_drops_the_maps() {
-        let ns: ManagedNamespace = serde_json::from_value(serde_json::json!({
+    fn keeps_what_the_operator_reads_and_drops_the_maps() {
+        let ns: NamespaceView = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {
@@ -136,6 +142,7 @@ mod tests {
         }))
         .expect("decodes");
         assert_eq!(ns.name(), "t-1");
+        assert!(ns.managed);
         assert_eq!(ns.metadata.uid.as_deref(), Some("ns-uid"));
         assert_eq!(ns.metadata.resource_version.as_deref(), Some("12"));
         assert_eq!(ns.metadata.labels, None);
@@ -146,19 +153,20 @@ mod tests {
         assert_eq!(ns.grant.as_deref(), Some("cpu=2,memory=4Gi"));
         assert_eq!(ns.request, Some(("bureau".into(), "erp".into())));
         assert!(!ns.terminating);
-        assert_eq!(ManagedNamespace::url_path(&(), None), "/api/v1/namespaces");
+        assert_eq!(NamespaceView::url_path(&(), None), "/api/v1/namespaces");
     }
 
     #[test]
     fn going_away_by_deletion_or_phase_and_a_half_named_request_is_none() {
-        let deleted: ManagedNamespace = serde_json::from_value(serde_json::json!({
+        let deleted: NamespaceView = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "a", "deletionTimestamp": "2026-12-01T00:00:00Z",
                          "labels": {"govcloud.io/request-name": "erp"}}
         }))
         .expect("decodes");
         assert!(deleted.terminating);
+        assert!(!deleted.managed);
         assert_eq!(deleted.request, None);
-        let phase: ManagedNamespace = serde_json::from_value(serde_json::json!({
+        let phase: NamespaceView = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "b"}, "status": {"phase": "Terminating"}
         }))
         .expect("decodes");
