@@ -1,7 +1,8 @@
 //! Issue 11: the operator's list-then-watch loop (`watch::stream`) against a real API
 //! server: a label-selected list read whole from the watch cache yields exactly the
 //! selected objects between `Init` and `InitDone` (the same set a list from etcd returns),
-//! whole or as metadata only, and changes after it arrive as `Apply`.
+//! whole or as metadata only, and changes after it arrive as `Apply`; a watch ended by its
+//! server-side timeout resumes from where it was, without listing again.
 
 mod support;
 
@@ -114,5 +115,44 @@ async fn a_selected_list_streams_from_the_watch_cache_then_changes_follow() -> R
         .await?;
     assert_eq!(first_apply(&mut whole).await?, "cm-0299");
     assert_eq!(first_apply(&mut metadata).await?, "cm-0299");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_watch_resumes_after_its_server_side_timeout_without_listing_again() -> Result<()> {
+    let cp = support::control_plane()?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("resume");
+    create_namespace(&admin, &ns).await?;
+    let label = format!("resume-test-{ns}");
+    let api: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    let labelled = |name: &str| {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(name.to_string());
+        cm.metadata.labels = Some([(label.clone(), "true".to_string())].into());
+        cm
+    };
+    api.create(&PostParams::default(), &labelled("first"))
+        .await?;
+    let target = Target::all::<ConfigMap>().selected(&format!("{label}=true"));
+    let mut events = Box::pin(watch::<ConfigMap>(admin.clone(), target));
+    assert_eq!(
+        listed(&mut events).await?,
+        BTreeSet::from(["first".to_string()])
+    );
+
+    // Past the watch's server-side lifetime (WATCH_SECONDS), so the first watch request
+    // has ended and a second one follows from its resourceVersion.
+    let lifetime = Duration::from_secs(u64::from(govcloud_operator::watch::WATCH_SECONDS));
+    tokio::time::sleep(lifetime + Duration::from_secs(3)).await;
+    api.create(&PostParams::default(), &labelled("second"))
+        .await?;
+    let next = tokio::time::timeout(Duration::from_secs(30), events.next()).await?;
+    match next {
+        Some(Ok(Event::Apply(o))) => assert_eq!(o.name_any(), "second"),
+        Some(Ok(e)) => bail!("expected Apply(second), got {} (a relist?)", kind(&e)),
+        Some(Err(e)) => bail!("the watch failed: {e}"),
+        None => bail!("the watch ended"),
+    }
     Ok(())
 }

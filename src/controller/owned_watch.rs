@@ -17,8 +17,6 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-
-use crate::watch::Target;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -29,6 +27,7 @@ use crate::health::Health;
 use crate::index::tenant_objects::{Disturbed, Owned, Seen, TenantObjects};
 use crate::metrics::Metrics;
 use crate::policy::tenant as names;
+use crate::watch::Target;
 
 /// Everything a watch of owned objects needs.
 #[derive(Clone)]

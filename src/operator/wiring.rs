@@ -236,15 +236,19 @@ pub(super) async fn run_controllers(
             None => Vec::new(),
         };
         // Issue 13: an orphan tenant namespace going away frees its pool: the requests
-        // waiting for capacity look again.
-        let owner = ns.owner_uid.as_ref();
-        let orphan = owner.is_some_and(|uid| {
-            !waiters
-                .state()
-                .iter()
-                .any(|r| r.metadata.uid.as_ref() == Some(uid))
-        });
-        if orphan && ns.metadata.deletion_timestamp.is_some() {
+        // waiting for capacity look again. Only a namespace being deleted is asked whether
+        // it is an orphan (every request is scanned for its owner), so the namespace events
+        // of a busy start cost no scan.
+        let going = ns.metadata.deletion_timestamp.is_some();
+        let orphan = || {
+            ns.owner_uid.as_ref().is_some_and(|uid| {
+                !waiters
+                    .state()
+                    .iter()
+                    .any(|r| r.metadata.uid.as_ref() == Some(uid))
+            })
+        };
+        if going && orphan() {
             out.extend(
                 waiters
                     .state()

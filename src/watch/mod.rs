@@ -173,12 +173,11 @@ pub fn managed_selector() -> String {
 }
 
 /// A watch of `target` (objects of kind `K`, [`stream::watch`]: listed whole from the watch
-/// cache and decoded as the list arrives) with [`WatchBackoff`], reported to `health` under `name`
-/// (readiness, stall detection for `/livez`, and the watch-error metric), kept in
-/// `writer`'s store without what the operator never reads ([`trim`], applied as each object
-/// is decoded). Objects that do not decode as
-/// `K` are reported and kept out of the store by `quarantine` (see [`crate::decode`]), so
-/// one of them never stops the watch.
+/// cache and decoded as the list arrives) with [`WatchBackoff`], reported to `health` under
+/// `name` (readiness, stall detection for `/livez`, and the watch-error metric), kept in
+/// `writer`'s store without what the operator never reads ([`trim`], applied as each
+/// object is decoded). Objects that do not decode as `K` are reported and kept out of the
+/// store by `quarantine` (see [`crate::decode`]), so one of them never stops the watch.
 pub fn reflected<K>(
     client: Client,
     target: Target,
