@@ -6,7 +6,7 @@
 //!
 //! Two stable words describe an error for metrics labels and Event reasons, never object
 //! names or error text: [`Error::step`] (which step failed) and [`Error::category`] (how:
-//! `conflict`, `forbidden`, … from the API's answer).
+//! `conflict`, `forbidden`, `terminating`, … from the API's answer).
 
 /// Errors of a reconcile.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,9 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self.api_error() {
             Some(kube::Error::Api(e)) if e.code == 409 => "conflict",
+            // Not a missing right: the namespace is being deleted and takes its objects
+            // with it (the API server refuses new content there to everyone).
+            Some(kube::Error::Api(e)) if e.code == 403 && namespace_terminating(e) => "terminating",
             Some(kube::Error::Api(e)) if e.code == 403 => "forbidden",
             Some(kube::Error::Api(e)) if e.code == 404 => "notfound",
             Some(kube::Error::Api(_)) => "apiserver",
@@ -184,8 +187,24 @@ impl Error {
     /// optimistic-concurrency retry, routine) and not an unreachable API server (the
     /// Event could not be written either; the log and metrics say it).
     pub fn reported_on_object(&self) -> bool {
-        !matches!(self.category(), "conflict" | "transport")
+        !matches!(self.category(), "conflict" | "transport" | "terminating")
     }
+
+    /// Whether the failure is routine and says nothing is wrong with the operator or the
+    /// cluster: the object's namespace is going, with the object (logged at info, not
+    /// as a warning).
+    pub fn routine(&self) -> bool {
+        self.category() == "terminating"
+    }
+}
+
+/// Whether the API server refused the call because the namespace is being deleted
+/// (`403` with the cause `NamespaceTerminating`).
+fn namespace_terminating(status: &kube::core::Status) -> bool {
+    status
+        .details
+        .as_ref()
+        .is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
 }
 
 #[cfg(test)]

@@ -11,6 +11,29 @@ fn api(code: u16) -> kube::Error {
     )
 }
 
+/// The API server's answer to a create in a namespace being deleted.
+fn terminating() -> kube::Error {
+    let mut status = kube::core::Status::failure(
+        "govcloudrecords.govcloud.io \"x\" is forbidden: unable to create new content in \
+         namespace n because it is being terminated",
+        "Forbidden",
+    )
+    .with_code(403);
+    status.details = Some(kube::core::response::StatusDetails {
+        causes: vec![kube::core::response::StatusCause {
+            reason: "NamespaceTerminating".into(),
+            message: "namespace n is being terminated".into(),
+            field: "metadata.namespace".into(),
+        }],
+        name: "x".into(),
+        group: "govcloud.io".into(),
+        kind: "govcloudrecords".into(),
+        uid: String::new(),
+        retry_after_seconds: 0,
+    });
+    kube::Error::Api(status.boxed())
+}
+
 fn transport() -> kube::Error {
     kube::Error::ReadEvents(std::io::Error::new(
         std::io::ErrorKind::ConnectionRefused,
@@ -114,6 +137,7 @@ fn the_category_says_how_the_call_failed() {
     let cases = [
         (api(409), "conflict", false),
         (api(403), "forbidden", true),
+        (terminating(), "terminating", false),
         (api(404), "notfound", true),
         (api(500), "apiserver", true),
         (api(422), "apiserver", true),
@@ -124,6 +148,7 @@ fn the_category_says_how_the_call_failed() {
         assert_eq!(err.category(), category, "{err}");
         assert_eq!(err.step(), "status");
         assert_eq!(err.reported_on_object(), reported, "{err}");
+        assert_eq!(err.routine(), category == "terminating", "{err}");
     }
     let missing = Error::MissingMetadata("metadata.uid");
     assert_eq!(

@@ -102,15 +102,14 @@ pub fn error_policy<K: Resource>(
     ctx.metrics
         .observe_failure(kind, err.category(), err.step());
     let meta = obj.meta();
-    tracing::warn!(
-        kind,
-        name = meta.name.as_deref().unwrap_or_default(),
-        namespace = meta.namespace.as_deref().unwrap_or_default(),
-        category = err.category(),
-        step = err.step(),
-        error = %err,
-        "reconcile failed"
-    );
+    let name = meta.name.as_deref().unwrap_or_default();
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let (category, step) = (err.category(), err.step());
+    if err.routine() {
+        tracing::info!(kind, name, namespace, category, step, error = %err, "reconcile stopped");
+    } else {
+        tracing::warn!(kind, name, namespace, category, step, error = %err, "reconcile failed");
+    }
     backoff(ctx, &backoff_key(obj))
 }
 

@@ -354,7 +354,11 @@ pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, noti
             .await
             .during(Error::Event, static_kind::<K>())
         {
-            tracing::warn!(error = %e, step = e.step(), reason = n.reason, "cannot publish event");
+            if e.routine() {
+                tracing::debug!(error = %e, reason = n.reason, "no event: namespace terminating");
+            } else {
+                tracing::warn!(error = %e, step = e.step(), reason = n.reason, "cannot publish event");
+            }
         }
     }
 }
