@@ -2,7 +2,8 @@
 //! server: a label-selected list read whole from the watch cache yields exactly the
 //! selected objects between `Init` and `InitDone` (the same set a list from etcd returns),
 //! whole or as metadata only, and changes after it arrive as `Apply`; a watch ended by its
-//! server-side timeout resumes from where it was, without listing again.
+//! server-side timeout resumes from where it was, without listing again; one whose
+//! resourceVersion the server no longer has (`410 Gone`) lists again.
 
 mod support;
 
@@ -11,8 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use futures::{Stream, StreamExt};
+use govcloud_operator::api::GovCloudPolicy;
 use govcloud_operator::watch::Target;
-use govcloud_operator::watch::stream::watch;
+use govcloud_operator::watch::stream::{watch, watch_from};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
@@ -154,5 +156,38 @@ async fn a_watch_resumes_after_its_server_side_timeout_without_listing_again() -
         Some(Err(e)) => bail!("the watch failed: {e}"),
         None => bail!("the watch ended"),
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_watch_from_a_resource_version_the_server_no_longer_has_lists_again() -> Result<()> {
+    let cp = support::control_plane()?;
+    let admin = cp.admin().await?;
+    // A kind whose watch cache begins now: it is filled by a list at the current revision,
+    // and has nothing older. (The built-in kinds' caches began with the API server, at
+    // revision 1, so no resourceVersion is too old for them until their window moves.)
+    support::apply_crds(&admin).await?;
+    support::govcloud::fast_policy(&admin, "gone-test", |_| {}).await?;
+    let from_etcd: BTreeSet<String> = Api::<GovCloudPolicy>::all(admin.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert!(from_etcd.contains("gone-test"));
+
+    // resourceVersion 1 is older than that list: the watch is answered `410 Gone`.
+    let target = Target::all::<GovCloudPolicy>();
+    let mut events = Box::pin(watch_from::<GovCloudPolicy>(admin.clone(), target, "1"));
+    let first = tokio::time::timeout(Duration::from_secs(30), events.next()).await?;
+    match first {
+        Some(Err(watcher::Error::WatchError(status))) if status.code == 410 => {}
+        Some(Ok(e)) => bail!("expected 410 Gone first, got {}", kind(&e)),
+        Some(Err(e)) => bail!("expected 410 Gone first, got {e}"),
+        None => bail!("the watch ended"),
+    }
+    // Then a fresh list, not a retry from the same resourceVersion.
+    assert_eq!(listed(&mut events).await?, from_etcd);
     Ok(())
 }

@@ -134,8 +134,35 @@ pub fn watch<K>(
 where
     K: Resource + DeserializeOwned + Clone + Send + 'static,
 {
+    follow(client, target, State::Empty)
+}
+
+/// The events of `target` after `resource_version`, as if a list had ended there: changes
+/// follow from it, or, once the server no longer has it (`410 Gone`), a fresh list. For
+/// tests of the resume paths; the operator starts every watch with [`watch`].
+#[doc(hidden)]
+pub fn watch_from<K>(
+    client: Client,
+    target: Target,
+    resource_version: &str,
+) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource + DeserializeOwned + Clone + Send + 'static,
+{
+    let resource_version = resource_version.to_string();
+    follow(client, target, State::Listed { resource_version })
+}
+
+fn follow<K>(
+    client: Client,
+    target: Target,
+    state: State<K>,
+) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource + DeserializeOwned + Clone + Send + 'static,
+{
     futures::stream::unfold(
-        (client, target, State::Empty),
+        (client, target, state),
         |(client, target, mut state)| async move {
             loop {
                 let (event, next) = step(&client, &target, state).await;
