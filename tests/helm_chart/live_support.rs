@@ -118,11 +118,11 @@ pub(super) fn pod_env(deployment: &Deployment, namespace: &str) -> Vec<(String, 
         .collect()
 }
 
-/// Log lines that report a refusal: kube's API errors read `...: Forbidden (Status {..
-/// code: 403 ..})`. (A bare "403" would also match timestamps such as `.403459Z`.)
-/// The log's refusals for want of a right. A refusal because the object's namespace is
-/// being deleted (`NamespaceTerminating`, e.g. the records test deleting a namespace
-/// while the operator still writes there) is not one.
+/// Log lines that report a refusal for want of a right: kube's API errors read `...:
+/// Forbidden (Status {.. code: 403 ..})`. (A bare "403" would also match timestamps such
+/// as `.403459Z`.) A refusal because the object's namespace is being deleted
+/// (`NamespaceTerminating`, e.g. the records test deleting a namespace while the operator
+/// still writes there) is not one.
 pub(super) fn forbidden_lines(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.to_ascii_lowercase().contains("forbidden") || l.contains("code: 403"))
