@@ -176,6 +176,27 @@ async fn a_watch_from_a_resource_version_the_server_no_longer_has_lists_again() 
         .map(|p| p.name_any())
         .collect();
     assert!(from_etcd.contains("gone-test"));
+    // A list from the watch cache may be a moment behind etcd, and this cache has just
+    // begun: wait until it holds the policy, so the relist below is compared with what
+    // the cache (monotonic from here) and etcd both hold.
+    let from_cache = ListParams::default().match_any();
+    let policies = Api::<GovCloudPolicy>::all(admin.clone());
+    support::wait_for(
+        Duration::from_secs(30),
+        "the watch cache to hold the policy",
+        || {
+            let (policies, from_cache) = (policies.clone(), from_cache.clone());
+            async move {
+                let list = policies.list(&from_cache).await?;
+                Ok(list
+                    .items
+                    .iter()
+                    .any(|p| p.name_any() == "gone-test")
+                    .then_some(()))
+            }
+        },
+    )
+    .await?;
 
     // resourceVersion 1 is older than that list: the watch is answered `410 Gone`.
     let target = Target::all::<GovCloudPolicy>();
