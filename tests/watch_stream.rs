@@ -75,14 +75,18 @@ fn kind<K>(e: &Event<K>) -> &'static str {
     }
 }
 
+/// A new namespace's ConfigMaps, an admin client, and a label unique to that namespace.
+async fn configmaps(prefix: &str) -> Result<(kube::Client, Api<ConfigMap>, String)> {
+    let admin = support::control_plane()?.admin().await?;
+    let ns = unique_ns(prefix);
+    create_namespace(&admin, &ns).await?;
+    let api = Api::namespaced(admin.clone(), &ns);
+    Ok((admin, api, format!("{prefix}-test-{ns}")))
+}
+
 #[tokio::test]
 async fn a_selected_list_streams_from_the_watch_cache_then_changes_follow() -> Result<()> {
-    let cp = support::control_plane()?;
-    let admin = cp.admin().await?;
-    let ns = unique_ns("stream");
-    create_namespace(&admin, &ns).await?;
-    let label = format!("stream-test-{ns}");
-    let api: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    let (admin, api, label) = configmaps("stream").await?;
     for i in 0..SELECTED + OTHERS {
         let mut cm = ConfigMap::default();
         cm.metadata.name = Some(format!("cm-{i:04}"));
@@ -122,12 +126,7 @@ async fn a_selected_list_streams_from_the_watch_cache_then_changes_follow() -> R
 
 #[tokio::test]
 async fn a_watch_resumes_after_its_server_side_timeout_without_listing_again() -> Result<()> {
-    let cp = support::control_plane()?;
-    let admin = cp.admin().await?;
-    let ns = unique_ns("resume");
-    create_namespace(&admin, &ns).await?;
-    let label = format!("resume-test-{ns}");
-    let api: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    let (admin, api, label) = configmaps("resume").await?;
     let labelled = |name: &str| {
         let mut cm = ConfigMap::default();
         cm.metadata.name = Some(name.to_string());
