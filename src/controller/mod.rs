@@ -355,7 +355,10 @@ pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, noti
             .during(Error::Event, static_kind::<K>())
         {
             if e.routine() {
-                tracing::debug!(error = %e, reason = n.reason, "no event: namespace terminating");
+                // The namespace refuses every new object now: the other notices would
+                // only be refused too.
+                tracing::debug!(error = %e, reason = n.reason, "no events: namespace terminating");
+                break;
             } else {
                 tracing::warn!(error = %e, step = e.step(), reason = n.reason, "cannot publish event");
             }
