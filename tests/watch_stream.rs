@@ -75,6 +75,42 @@ fn kind<K>(e: &Event<K>) -> &'static str {
     }
 }
 
+/// Waits until a list from the API server's watch cache (`resourceVersion=0`, where the
+/// loop's first list reads) holds every one of `names`. That cache may be a moment behind
+/// etcd (two CI runs saw an empty first list right after a create), and these tests
+/// compare the loop's list with what was just written; from here on the cache only moves
+/// forward, so the loop's list holds them too.
+async fn until_cached<K>(
+    api: &Api<K>,
+    selector: Option<&str>,
+    names: &BTreeSet<String>,
+) -> Result<()>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut from_cache = ListParams::default().match_any();
+    if let Some(selector) = selector {
+        from_cache = from_cache.labels(selector);
+    }
+    support::wait_for(
+        Duration::from_secs(30),
+        format!("the watch cache to hold {} objects", names.len()),
+        || {
+            let (api, from_cache) = (api.clone(), from_cache.clone());
+            async move {
+                let list = api.list(&from_cache).await?;
+                let held: BTreeSet<String> = list
+                    .items
+                    .iter()
+                    .filter_map(|o| o.meta().name.clone())
+                    .collect();
+                Ok(names.is_subset(&held).then_some(()))
+            }
+        },
+    )
+    .await
+}
+
 /// A new namespace's ConfigMaps, an admin client, and a label unique to that namespace.
 async fn configmaps(prefix: &str) -> Result<(kube::Client, Api<ConfigMap>, String)> {
     let admin = support::control_plane()?.admin().await?;
@@ -105,6 +141,7 @@ async fn a_selected_list_streams_from_the_watch_cache_then_changes_follow() -> R
         .map(|c| c.name_any())
         .collect();
     assert_eq!(from_etcd.len(), SELECTED);
+    until_cached(&api, Some(&selector), &from_etcd).await?;
 
     let target = Target::all::<ConfigMap>().selected(&selector);
     let mut whole = Box::pin(watch::<ConfigMap>(admin.clone(), target.clone()));
@@ -135,12 +172,12 @@ async fn a_watch_resumes_after_its_server_side_timeout_without_listing_again() -
     };
     api.create(&PostParams::default(), &labelled("first"))
         .await?;
-    let target = Target::all::<ConfigMap>().selected(&format!("{label}=true"));
+    let selector = format!("{label}=true");
+    let first = BTreeSet::from(["first".to_string()]);
+    until_cached(&api, Some(&selector), &first).await?;
+    let target = Target::all::<ConfigMap>().selected(&selector);
     let mut events = Box::pin(watch::<ConfigMap>(admin.clone(), target));
-    assert_eq!(
-        listed(&mut events).await?,
-        BTreeSet::from(["first".to_string()])
-    );
+    assert_eq!(listed(&mut events).await?, first);
 
     // Past the watch's server-side lifetime (WATCH_SECONDS), so the first watch request
     // has ended and a second one follows from its resourceVersion.
@@ -175,27 +212,8 @@ async fn a_watch_from_a_resource_version_the_server_no_longer_has_lists_again() 
         .map(|p| p.name_any())
         .collect();
     assert!(from_etcd.contains("gone-test"));
-    // A list from the watch cache may be a moment behind etcd, and this cache has just
-    // begun: wait until it holds the policy, so the relist below is compared with what
-    // the cache (monotonic from here) and etcd both hold.
-    let from_cache = ListParams::default().match_any();
-    let policies = Api::<GovCloudPolicy>::all(admin.clone());
-    support::wait_for(
-        Duration::from_secs(30),
-        "the watch cache to hold the policy",
-        || {
-            let (policies, from_cache) = (policies.clone(), from_cache.clone());
-            async move {
-                let list = policies.list(&from_cache).await?;
-                Ok(list
-                    .items
-                    .iter()
-                    .any(|p| p.name_any() == "gone-test")
-                    .then_some(()))
-            }
-        },
-    )
-    .await?;
+    // This kind's watch cache has just begun: wait until it holds the policy.
+    until_cached(&Api::<GovCloudPolicy>::all(admin.clone()), None, &from_etcd).await?;
 
     // resourceVersion 1 is older than that list: the watch is answered `410 Gone`.
     let target = Target::all::<GovCloudPolicy>();
