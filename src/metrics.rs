@@ -1,6 +1,7 @@
 //! Prometheus metrics (prometheus-client), prefixed `govcloud_`. Labels carry only fixed
 //! words (kind, error category, phase) — never object names or error text.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -104,8 +105,9 @@ pub struct Metrics {
     pub record_writes: Counter,
     /// Seconds from the start of leading until every watch had listed once (0 before).
     pub stores_loaded_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// Per-object deadlines and notice conditions, for the chart's alert rules.
-    pub objects: crate::object_metrics::ObjectMetrics,
+    /// Per-object deadlines and notice conditions, for the chart's alert rules: read
+    /// from the stores it is given at each scrape.
+    pub objects: Arc<crate::object_metrics::ObjectMetrics>,
 }
 
 impl Default for Metrics {
@@ -152,7 +154,8 @@ impl Metrics {
             admission.clone(),
         );
         let record_writes = Counter::default();
-        let objects = crate::object_metrics::ObjectMetrics::register(&mut registry);
+        let objects = Arc::new(crate::object_metrics::ObjectMetrics::default());
+        registry.register_collector(Box::new(objects.clone()));
         registry.register(
             "records_written",
             "GovCloudRecords created, one per recorded step (SN 31)",

@@ -4,24 +4,28 @@
 //! Prometheus rules (shipped in the chart) and Alertmanager route notices to people.
 //!
 //! Bounded by the number of open objects (a few series each); label values are object
-//! names, the unit's name and fixed words, never messages. A series goes when its object
-//! closes, is deleted or the condition turns False. Set from the stores with the phase
-//! gauges; series are removed one by one, never cleared, so a scrape never sees an open
-//! object without its series (an alert would resolve and fire again).
+//! names, the unit's name and fixed words, never messages. The series are read from the
+//! watch stores at each scrape (a `Collector`), not kept: an open object in the store has
+//! its series in every scrape (an alert never resolves and fires again between two
+//! recounts), a closed or deleted one has none, and the operator holds no copy of the
+//! labels (issue 11: at 10,000 requests the kept families and their shadow set were
+//! ~8 MB, rebuilt whole every 15 s).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::sync::{Arc, RwLock};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use chrono::{DateTime, Utc};
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::api::{
     ChangePhase, CloudResourceRequest, Condition, ExitPhase, ExitRequest, RequestPhase,
     ResourceChange,
 };
-
 /// Conditions that are notices: the chart's alert rules name them.
 pub const NOTICE_CONDITIONS: [&str; 12] = [
     "ExpiringSoon",
@@ -53,230 +57,271 @@ const DEADLINES: [&str; 11] = [
     "reclaimBy",
 ];
 
-/// One open object's condition.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ObjectCondition {
+/// An open object, as its series label it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Open<'a> {
     /// The object's namespace.
-    pub namespace: String,
+    pub namespace: &'a str,
     /// Its name.
-    pub name: String,
+    pub name: &'a str,
     /// Its kind.
     pub kind: &'static str,
     /// The applicant unit (of the request a change or exit names).
-    pub unit: String,
-    /// The condition type (one of [`NOTICE_CONDITIONS`]).
-    pub condition: &'static str,
-}
-
-/// One open object's deadline.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ObjectDeadline {
-    /// The object's namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its kind.
-    pub kind: &'static str,
-    /// The applicant unit.
-    pub unit: String,
-    /// `next` (its soonest deadline still ahead), `expiresAt`, `transitionEndsAt` or
-    /// `reclaimBy`.
-    pub deadline: &'static str,
-}
-
-/// What the series should be now.
-#[derive(Debug, Default, PartialEq)]
-pub struct Desired {
-    /// Conditions that are True, value 1.
-    pub conditions: HashSet<ObjectCondition>,
-    /// Deadlines, value: Unix seconds.
-    pub deadlines: HashMap<ObjectDeadline, i64>,
-}
-
-struct Object<'a> {
-    namespace: String,
-    name: String,
-    kind: &'static str,
-    unit: String,
+    pub unit: &'a str,
     conditions: &'a [Condition],
-    deadlines: Vec<(&'static str, Option<chrono::DateTime<chrono::Utc>>)>,
+    deadlines: [(&'static str, Option<DateTime<Utc>>); 3],
+}
+
+impl<'a> Open<'a> {
+    /// Its notice conditions that are True (each one of [`NOTICE_CONDITIONS`]).
+    pub fn notices(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.conditions
+            .iter()
+            .filter(|c| c.status == "True")
+            .filter_map(|c| NOTICE_CONDITIONS.iter().copied().find(|t| *t == c.type_))
+    }
+
+    /// Its deadlines as Unix seconds: `next` (its soonest deadline still ahead),
+    /// `expiresAt`, `transitionEndsAt` or `reclaimBy`.
+    pub fn deadlines(&self) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+        self.deadlines
+            .iter()
+            .filter_map(|(word, at)| Some((*word, at.as_ref()?.timestamp())))
+    }
+
+    fn labels(&self, last: (&'static str, &'static str)) -> [(&'static str, &str); 5] {
+        [
+            ("namespace", self.namespace),
+            ("name", self.name),
+            ("kind", self.kind),
+            ("unit", self.unit),
+            last,
+        ]
+    }
 }
 
 fn deadline_word(name: &str) -> Option<&'static str> {
     DEADLINES.iter().copied().find(|d| *d == name)
 }
 
-/// The series for the open objects among `requests`, `changes` and `exits` (pure).
-pub fn desired(
-    requests: &[Arc<CloudResourceRequest>],
-    changes: &[Arc<ResourceChange>],
-    exits: &[Arc<ExitRequest>],
-) -> Desired {
-    let units: HashMap<(String, String), String> = requests
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r.metadata.namespace.clone().unwrap_or_default(),
-                    r.metadata.name.clone().unwrap_or_default(),
-                ),
-                r.spec.applicant_unit.clone(),
-            )
-        })
-        .collect();
-    let unit_of = |ns: &Option<String>, request: &str| {
-        units
-            .get(&(ns.clone().unwrap_or_default(), request.to_string()))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let next = |n: Option<&crate::api::NextDeadline>| {
-        n.filter(|n| deadline_word(&n.name).is_some()).map(|n| n.at)
-    };
-    let mut objects: Vec<Object<'_>> = Vec::new();
-    for r in requests {
-        let Some(st) = r.status.as_ref() else {
-            continue;
-        };
-        if matches!(
-            st.phase,
-            None | Some(
-                RequestPhase::Reclaimed | RequestPhase::Rejected | RequestPhase::Unrecognized
-            )
-        ) {
-            continue;
-        }
-        objects.push(Object {
-            namespace: r.metadata.namespace.clone().unwrap_or_default(),
-            name: r.metadata.name.clone().unwrap_or_default(),
-            kind: "CloudResourceRequest",
-            unit: r.spec.applicant_unit.clone(),
-            conditions: &st.conditions,
-            deadlines: vec![
-                ("next", next(st.next_deadline.as_ref())),
-                (
-                    "expiresAt",
-                    st.deadlines.as_ref().and_then(|d| d.expires_at),
-                ),
-            ],
-        });
-    }
-    for c in changes {
-        let Some(st) = c.status.as_ref() else {
-            continue;
-        };
-        if matches!(
-            st.phase,
-            None | Some(ChangePhase::Applied | ChangePhase::Rejected | ChangePhase::Unrecognized)
-        ) {
-            continue;
-        }
-        objects.push(Object {
-            namespace: c.metadata.namespace.clone().unwrap_or_default(),
-            name: c.metadata.name.clone().unwrap_or_default(),
-            kind: "ResourceChange",
-            unit: unit_of(&c.metadata.namespace, &c.spec.request),
-            conditions: &st.conditions,
-            deadlines: vec![("next", next(st.next_deadline.as_ref()))],
-        });
-    }
-    for e in exits {
-        let Some(st) = e.status.as_ref() else {
-            continue;
-        };
-        if matches!(
-            st.phase,
-            None | Some(ExitPhase::Completed | ExitPhase::Rejected | ExitPhase::Unrecognized)
-        ) {
-            continue;
-        }
-        let d = st.deadlines.as_ref();
-        objects.push(Object {
-            namespace: e.metadata.namespace.clone().unwrap_or_default(),
-            name: e.metadata.name.clone().unwrap_or_default(),
-            kind: "ExitRequest",
-            unit: unit_of(&e.metadata.namespace, &e.spec.request),
-            conditions: &st.conditions,
-            deadlines: vec![
-                ("next", next(st.next_deadline.as_ref())),
-                ("transitionEndsAt", d.and_then(|d| d.transition_ends_at)),
-                ("reclaimBy", d.and_then(|d| d.reclaim_by)),
-            ],
-        });
-    }
-    let mut out = Desired::default();
-    for o in objects {
-        for c in o.conditions.iter().filter(|c| c.status == "True") {
-            if let Some(condition) = NOTICE_CONDITIONS.iter().copied().find(|t| *t == c.type_) {
-                out.conditions.insert(ObjectCondition {
-                    namespace: o.namespace.clone(),
-                    name: o.name.clone(),
-                    kind: o.kind,
-                    unit: o.unit.clone(),
-                    condition,
-                });
-            }
-        }
-        for (deadline, at) in &o.deadlines {
-            if let Some(at) = at {
-                out.deadlines.insert(
-                    ObjectDeadline {
-                        namespace: o.namespace.clone(),
-                        name: o.name.clone(),
-                        kind: o.kind,
-                        unit: o.unit.clone(),
-                        deadline,
-                    },
-                    at.timestamp(),
-                );
-            }
-        }
-    }
-    out
+fn next(n: Option<&crate::api::NextDeadline>) -> Option<DateTime<Utc>> {
+    n.filter(|n| deadline_word(&n.name).is_some()).map(|n| n.at)
 }
 
-/// The two families and the series currently shown.
+fn ns(m: &kube::api::ObjectMeta) -> &str {
+    m.namespace.as_deref().unwrap_or_default()
+}
+
+fn name(m: &kube::api::ObjectMeta) -> &str {
+    m.name.as_deref().unwrap_or_default()
+}
+
+/// The open objects among some requests, changes and exits (pure), walked without
+/// copying them: a scrape at 10,000 requests holds no list of its own.
+pub struct OpenObjects<'a> {
+    requests: &'a [Arc<CloudResourceRequest>],
+    changes: &'a [Arc<ResourceChange>],
+    exits: &'a [Arc<ExitRequest>],
+    /// The applicant unit of each request a change or exit names (only those: a map of
+    /// every request would be built at every scrape for the few that need it).
+    units: HashMap<(&'a str, &'a str), &'a str>,
+}
+
+impl<'a> OpenObjects<'a> {
+    /// Over `requests`, `changes` and `exits`.
+    pub fn new(
+        requests: &'a [Arc<CloudResourceRequest>],
+        changes: &'a [Arc<ResourceChange>],
+        exits: &'a [Arc<ExitRequest>],
+    ) -> Self {
+        let named: HashSet<(&str, &str)> = changes
+            .iter()
+            .map(|c| (ns(&c.metadata), c.spec.request.as_str()))
+            .chain(
+                exits
+                    .iter()
+                    .map(|e| (ns(&e.metadata), e.spec.request.as_str())),
+            )
+            .collect();
+        let units = if named.is_empty() {
+            HashMap::new()
+        } else {
+            requests
+                .iter()
+                .map(|r| {
+                    (
+                        (ns(&r.metadata), name(&r.metadata)),
+                        r.spec.applicant_unit.as_str(),
+                    )
+                })
+                .filter(|(key, _)| named.contains(key))
+                .collect()
+        };
+        OpenObjects {
+            requests,
+            changes,
+            exits,
+            units,
+        }
+    }
+
+    fn unit_of(&self, m: &kube::api::ObjectMeta, request: &str) -> &'a str {
+        self.units
+            .get(&(ns(m), request))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Each open object: requests, then changes, then exits. A change or exit carries the
+    /// unit of the request it names.
+    pub fn iter(&self) -> impl Iterator<Item = Open<'a>> + '_ {
+        let requests = self.requests.iter().filter_map(|r| {
+            let st = r.status.as_ref()?;
+            if matches!(
+                st.phase,
+                None | Some(
+                    RequestPhase::Reclaimed | RequestPhase::Rejected | RequestPhase::Unrecognized
+                )
+            ) {
+                return None;
+            }
+            Some(Open {
+                namespace: ns(&r.metadata),
+                name: name(&r.metadata),
+                kind: "CloudResourceRequest",
+                unit: &r.spec.applicant_unit,
+                conditions: &st.conditions,
+                deadlines: [
+                    ("next", next(st.next_deadline.as_ref())),
+                    (
+                        "expiresAt",
+                        st.deadlines.as_ref().and_then(|d| d.expires_at),
+                    ),
+                    ("", None),
+                ],
+            })
+        });
+        let changes = self.changes.iter().filter_map(|c| {
+            let st = c.status.as_ref()?;
+            if matches!(
+                st.phase,
+                None | Some(
+                    ChangePhase::Applied | ChangePhase::Rejected | ChangePhase::Unrecognized
+                )
+            ) {
+                return None;
+            }
+            Some(Open {
+                namespace: ns(&c.metadata),
+                name: name(&c.metadata),
+                kind: "ResourceChange",
+                unit: self.unit_of(&c.metadata, &c.spec.request),
+                conditions: &st.conditions,
+                deadlines: [
+                    ("next", next(st.next_deadline.as_ref())),
+                    ("", None),
+                    ("", None),
+                ],
+            })
+        });
+        let exits = self.exits.iter().filter_map(|e| {
+            let st = e.status.as_ref()?;
+            if matches!(
+                st.phase,
+                None | Some(ExitPhase::Completed | ExitPhase::Rejected | ExitPhase::Unrecognized)
+            ) {
+                return None;
+            }
+            let d = st.deadlines.as_ref();
+            Some(Open {
+                namespace: ns(&e.metadata),
+                name: name(&e.metadata),
+                kind: "ExitRequest",
+                unit: self.unit_of(&e.metadata, &e.spec.request),
+                conditions: &st.conditions,
+                deadlines: [
+                    ("next", next(st.next_deadline.as_ref())),
+                    ("transitionEndsAt", d.and_then(|d| d.transition_ends_at)),
+                    ("reclaimBy", d.and_then(|d| d.reclaim_by)),
+                ],
+            })
+        });
+        requests.chain(changes).chain(exits)
+    }
+
+    /// Writes the two families.
+    pub fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "object_condition",
+            "1 while an open request, change or exit has this notice condition True (by namespace, name, kind, applicant unit)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for o in self.iter() {
+            for condition in o.notices() {
+                let labels = o.labels(("condition", condition));
+                ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "object_deadline_timestamp_seconds",
+            "Deadlines of open requests, changes and exits, as Unix time (by namespace, name, kind, applicant unit)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for o in self.iter() {
+            for (deadline, at) in o.deadlines() {
+                let labels = o.labels(("deadline", deadline));
+                ConstGauge::new(at).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stores the series are read from (those of the leading operator).
+#[derive(Clone)]
+pub struct Sources {
+    /// Requests.
+    pub requests: Store<CloudResourceRequest>,
+    /// Changes.
+    pub changes: Store<ResourceChange>,
+    /// Exits.
+    pub exits: Store<ExitRequest>,
+}
+
+/// The two families, encoded from the stores at each scrape.
 #[derive(Default)]
 pub struct ObjectMetrics {
-    conditions: Family<ObjectCondition, Gauge>,
-    deadlines: Family<ObjectDeadline, Gauge>,
-    shown: Mutex<(HashSet<ObjectCondition>, HashSet<ObjectDeadline>)>,
+    sources: RwLock<Option<Sources>>,
+}
+
+impl fmt::Debug for ObjectMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectMetrics").finish_non_exhaustive()
+    }
 }
 
 impl ObjectMetrics {
-    /// The families, registered in `registry`.
-    pub fn register(registry: &mut Registry) -> Self {
-        let m = Self::default();
-        registry.register(
-            "object_condition",
-            "1 while an open request, change or exit has this notice condition True (by namespace, name, kind, applicant unit)",
-            m.conditions.clone(),
-        );
-        registry.register(
-            "object_deadline_timestamp_seconds",
-            "Deadlines of open requests, changes and exits, as Unix time (by namespace, name, kind, applicant unit)",
-            m.deadlines.clone(),
-        );
-        m
+    /// Reads the series from `sources` from now on (a new term of leading brings new
+    /// stores).
+    pub fn read_from(&self, sources: Sources) {
+        *self.sources.write().unwrap_or_else(|p| p.into_inner()) = Some(sources);
     }
+}
 
-    /// Sets the series to `desired`: new ones added, changed ones set, gone ones removed.
-    pub fn update(&self, desired: Desired) {
-        let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
-        for c in &desired.conditions {
-            self.conditions.get_or_create(c).set(1);
-        }
-        for gone in shown.0.difference(&desired.conditions) {
-            self.conditions.remove(gone);
-        }
-        for (d, at) in &desired.deadlines {
-            self.deadlines.get_or_create(d).set(*at);
-        }
-        let now: HashSet<ObjectDeadline> = desired.deadlines.keys().cloned().collect();
-        for gone in shown.1.difference(&now) {
-            self.deadlines.remove(gone);
-        }
-        *shown = (desired.conditions, now);
+impl Collector for ObjectMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let sources = self
+            .sources
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (requests, changes, exits) = match sources {
+            Some(s) => (s.requests.state(), s.changes.state(), s.exits.state()),
+            None => Default::default(),
+        };
+        OpenObjects::new(&requests, &changes, &exits).encode(&mut encoder)
     }
 }
 

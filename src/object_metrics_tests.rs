@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use kube::runtime::reflector::store;
+use kube::runtime::watcher;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 
@@ -96,63 +98,97 @@ fn open_objects_export_their_notice_conditions_and_deadlines() {
         ),
     ];
     let exits = vec![exit("portal", ExitPhase::Transition)];
-    let d = desired(&requests, &[], &exits);
-    let conditions: Vec<_> = d
-        .conditions
-        .iter()
-        .map(|c| (c.name.as_str(), c.condition))
-        .collect();
+    let objects = OpenObjects::new(&requests, &[], &exits);
+    let mut conditions = Vec::new();
+    let mut deadlines = Vec::new();
+    for o in objects.iter() {
+        conditions.extend(o.notices().map(|c| (o.name, c)));
+        deadlines.extend(o.deadlines().map(|(d, at)| (o.kind, o.name, o.unit, d, at)));
+    }
     assert_eq!(
         conditions,
         [("portal", "ExpiringSoon")],
         "Ready is no notice; a closed object has none"
     );
-    let expires = ObjectDeadline {
-        namespace: "unit-finance".into(),
-        name: "portal".into(),
-        kind: "CloudResourceRequest",
-        unit: "市财政局".into(),
-        deadline: "expiresAt",
-    };
-    assert_eq!(d.deadlines.get(&expires), Some(&1_777_593_600));
-    let transition = ObjectDeadline {
-        namespace: "unit-finance".into(),
-        name: "leave".into(),
-        kind: "ExitRequest",
-        unit: "市财政局".into(),
-        deadline: "transitionEndsAt",
-    };
-    assert!(
-        d.deadlines.contains_key(&transition),
-        "the exit carries its request's unit"
+    assert_eq!(
+        deadlines,
+        [
+            (
+                "CloudResourceRequest",
+                "portal",
+                "市财政局",
+                "next",
+                1_777_593_600
+            ),
+            (
+                "CloudResourceRequest",
+                "portal",
+                "市财政局",
+                "expiresAt",
+                1_777_593_600
+            ),
+            // The exit carries its request's unit.
+            (
+                "ExitRequest",
+                "leave",
+                "市财政局",
+                "transitionEndsAt",
+                1_777_680_000
+            ),
+        ]
     );
-    assert_eq!(d.deadlines.len(), 3, "{:?}", d.deadlines);
+}
+
+/// The registry's text, with `m` registered as a collector.
+fn scrape(m: &Arc<ObjectMetrics>) -> String {
+    let mut registry = Registry::with_prefix("govcloud");
+    registry.register_collector(Box::new(m.clone()));
+    let mut text = String::new();
+    let _ = encode(&mut text, &registry);
+    text
 }
 
 #[test]
-fn series_go_when_their_object_closes() {
-    let mut registry = Registry::with_prefix("govcloud");
-    let m = ObjectMetrics::register(&mut registry);
-    let open = vec![request(
+fn each_scrape_reads_the_stores_so_series_go_when_their_object_closes() {
+    let m = Arc::new(ObjectMetrics::default());
+    assert!(
+        !scrape(&m).contains("namespace="),
+        "no stores yet: no series"
+    );
+    let (requests, mut writer) = store::<CloudResourceRequest>();
+    let (changes, _) = store::<ResourceChange>();
+    let (exits, _) = store::<ExitRequest>();
+    m.read_from(Sources {
+        requests,
+        changes,
+        exits,
+    });
+    let open = request(
         "portal",
         RequestPhase::Suspended,
         vec![condition("Suspended", "True")],
-    )];
-    m.update(desired(&open, &[], &[]));
-    let mut text = String::new();
-    let _ = encode(&mut text, &registry);
+    );
+    writer.apply_watcher_event(&watcher::Event::Apply((*open).clone()));
+    let text = scrape(&m);
     assert!(
         text.contains(r#"govcloud_object_condition{namespace="unit-finance",name="portal",kind="CloudResourceRequest",unit="市财政局",condition="Suspended"} 1"#),
         "{text}"
     );
+    assert!(
+        text.contains(r#"govcloud_object_deadline_timestamp_seconds{namespace="unit-finance",name="portal",kind="CloudResourceRequest",unit="市财政局",deadline="expiresAt"} 1777593600"#),
+        "{text}"
+    );
     assert!(!text.contains("never shown"));
-    let closed = vec![request(
+    let closed = request(
         "portal",
         RequestPhase::Reclaimed,
         vec![condition("Suspended", "True")],
-    )];
-    m.update(desired(&closed, &[], &[]));
-    let mut text = String::new();
-    let _ = encode(&mut text, &registry);
+    );
+    writer.apply_watcher_event(&watcher::Event::Apply((*closed).clone()));
+    let text = scrape(&m);
     assert!(!text.contains("portal"), "{text}");
+    assert!(
+        text.contains("# TYPE govcloud_object_condition gauge"),
+        "the families stay described with no series: {text}"
+    );
 }

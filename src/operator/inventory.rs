@@ -66,10 +66,6 @@ pub(super) async fn count_inventory(
                 )
             }))
             .collect();
-        // Per-object deadlines and notice conditions (issue 16: the chart's alert rules).
-        ctx.metrics
-            .objects
-            .update(crate::object_metrics::desired(&requests, &changes, &exits));
         ctx.metrics.set_inventory(
             rows.iter()
                 .map(|(k, p, cs)| (*k, *p, cs.iter().map(String::as_str).collect())),

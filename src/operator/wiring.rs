@@ -276,6 +276,13 @@ pub(super) async fn run_controllers(
         m.clone(),
         q.clone(),
     );
+    // Per-object deadlines and notice conditions (issue 16: the chart's alert rules),
+    // read from these stores at each scrape.
+    metrics.objects.read_from(crate::object_metrics::Sources {
+        requests: requests.clone(),
+        changes: changes.clone(),
+        exits: exits.clone(),
+    });
     // Phase and overdue gauges, recounted from the stores every 15 s.
     let inventory = tokio::spawn(count_inventory(
         ctx.clone(),

@@ -6,6 +6,7 @@
 //! feeds it what its watches hold; each pool is its policy (`status.grantedPolicy`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -149,16 +150,18 @@ pub fn parse_grant_annotation(text: &str) -> Amounts {
     out
 }
 
-/// Who holds capacity in a pool.
+/// Who holds capacity in a pool. Names are shared (`Arc<str>`): the index keys a holder
+/// twice, and the operator's book holds the same UIDs again (issue 11: one copy of each
+/// at 10,000 requests instead of five).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Holder {
     /// A request, by UID.
-    Request(String),
+    Request(Arc<str>),
     /// A managed tenant namespace whose request is gone, by name.
-    Orphan(String),
+    Orphan(Arc<str>),
     /// A managed tenant namespace whose living request's status reports no grant yet, by
     /// name: the tenant is applied before the status that reports its grant.
-    Unreported(String),
+    Unreported(Arc<str>),
 }
 
 /// How the request a tenant namespace names as its owner stands.
@@ -184,8 +187,8 @@ pub fn tenant_holder(
 ) -> Option<(Holder, String, Amounts)> {
     let owner = ns.owner_uid.as_deref()?;
     let holder = match owner_of(owner) {
-        Owner::Gone => Holder::Orphan(ns.name().to_string()),
-        Owner::Unreported => Holder::Unreported(ns.name().to_string()),
+        Owner::Gone => Holder::Orphan(ns.name().into()),
+        Owner::Unreported => Holder::Unreported(ns.name().into()),
         Owner::Counted => return None,
     };
     let pool = ns.pool.as_ref()?;
@@ -200,8 +203,9 @@ pub fn tenant_holder(
 /// Per pool, what each holder holds. Updated holder by holder as the watches report.
 #[derive(Debug, Default, Clone)]
 pub struct CapacityIndex {
-    pools: HashMap<String, BTreeMap<Holder, Hold>>,
-    pool_of: HashMap<Holder, String>,
+    pools: HashMap<Arc<str>, BTreeMap<Holder, Hold>>,
+    /// Each holder's pool: the pool's name shared with `pools`' key.
+    pool_of: HashMap<Holder, Arc<str>>,
 }
 
 impl CapacityIndex {
@@ -221,6 +225,10 @@ impl CapacityIndex {
             }
         }
         if let Some((pool, held)) = hold {
+            let pool = match self.pools.get_key_value(pool.as_str()) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::from(pool),
+            };
             self.pools
                 .entry(pool.clone())
                 .or_default()
@@ -260,7 +268,7 @@ impl CapacityIndex {
             .into_iter()
             .flatten()
             .filter_map(|(h, _)| match h {
-                Holder::Orphan(n) => Some(n.as_str()),
+                Holder::Orphan(n) => Some(&**n),
                 Holder::Request(_) | Holder::Unreported(_) => None,
             })
             .collect()
@@ -270,7 +278,7 @@ impl CapacityIndex {
     pub fn orphan_counts(&self) -> BTreeMap<&str, usize> {
         self.pools
             .keys()
-            .map(|p| (p.as_str(), self.orphans(p).len()))
+            .map(|p| (&**p, self.orphans(p).len()))
             .collect()
     }
 }
