@@ -21,55 +21,43 @@ pub(super) async fn count_inventory(
         let requests = ctx.stores.requests.state();
         let changes = ctx.stores.changes.state();
         let exits = ctx.stores.exits.state();
-        let true_conditions = |cs: &[crate::api::Condition]| {
-            cs.iter()
+        // Borrowed from the stores' objects, not copied: this runs every 15 s over every
+        // object (issue 11: at 10,000 requests a copy was 10,000 short-lived vectors of
+        // strings each time).
+        fn true_conditions(cs: Option<&[crate::api::Condition]>) -> Vec<&str> {
+            cs.unwrap_or_default()
+                .iter()
                 .filter(|c| c.status == "True")
-                .map(|c| c.type_.clone())
-                .collect::<Vec<String>>()
-        };
-        let rows: Vec<(&'static str, Option<&'static str>, Vec<String>)> = requests
+                .map(|c| c.type_.as_str())
+                .collect()
+        }
+        let rows = requests
             .iter()
             .map(|r| {
+                let st = r.status.as_ref();
                 (
                     "CloudResourceRequest",
-                    r.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
-                    true_conditions(
-                        r.status
-                            .as_ref()
-                            .map(|s| s.conditions.as_slice())
-                            .unwrap_or_default(),
-                    ),
+                    st.and_then(|s| s.phase).map(|p| p.as_str()),
+                    true_conditions(st.map(|s| s.conditions.as_slice())),
                 )
             })
             .chain(changes.iter().map(|c| {
+                let st = c.status.as_ref();
                 (
                     "ResourceChange",
-                    c.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
-                    true_conditions(
-                        c.status
-                            .as_ref()
-                            .map(|s| s.conditions.as_slice())
-                            .unwrap_or_default(),
-                    ),
+                    st.and_then(|s| s.phase).map(|p| p.as_str()),
+                    true_conditions(st.map(|s| s.conditions.as_slice())),
                 )
             }))
             .chain(exits.iter().map(|e| {
+                let st = e.status.as_ref();
                 (
                     "ExitRequest",
-                    e.status.as_ref().and_then(|s| s.phase).map(|p| p.as_str()),
-                    true_conditions(
-                        e.status
-                            .as_ref()
-                            .map(|s| s.conditions.as_slice())
-                            .unwrap_or_default(),
-                    ),
+                    st.and_then(|s| s.phase).map(|p| p.as_str()),
+                    true_conditions(st.map(|s| s.conditions.as_slice())),
                 )
-            }))
-            .collect();
-        ctx.metrics.set_inventory(
-            rows.iter()
-                .map(|(k, p, cs)| (*k, *p, cs.iter().map(String::as_str).collect())),
-        );
+            }));
+        ctx.metrics.set_inventory(rows);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
             _ = shutdown.changed() => return,
