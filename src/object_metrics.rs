@@ -74,11 +74,14 @@ pub struct Open<'a> {
 
 impl<'a> Open<'a> {
     /// Its notice conditions that are True (each one of [`NOTICE_CONDITIONS`]).
+    /// Each type once, in [`NOTICE_CONDITIONS`]' order, even where the list repeats a type
+    /// (status is writable by approvers, and one scrape must not carry a series twice).
     pub fn notices(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.conditions
-            .iter()
-            .filter(|c| c.status == "True")
-            .filter_map(|c| NOTICE_CONDITIONS.iter().copied().find(|t| *t == c.type_))
+        NOTICE_CONDITIONS.iter().copied().filter(|t| {
+            self.conditions
+                .iter()
+                .any(|c| c.type_ == *t && c.status == "True")
+        })
     }
 
     /// Its deadlines as Unix seconds: `next` (its soonest deadline still ahead),
@@ -253,7 +256,9 @@ impl<'a> OpenObjects<'a> {
     pub fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "object_condition",
-            "1 while an open request, change or exit has this notice condition True (by namespace, name, kind, applicant unit)",
+            // `Registry::register` ends help with a period; a collector's descriptor is
+            // written as given.
+            "1 while an open request, change or exit has this notice condition True (by namespace, name, kind, applicant unit).",
             None,
             MetricType::Gauge,
         )?;
@@ -265,7 +270,7 @@ impl<'a> OpenObjects<'a> {
         }
         let mut family = encoder.encode_descriptor(
             "object_deadline_timestamp_seconds",
-            "Deadlines of open requests, changes and exits, as Unix time (by namespace, name, kind, applicant unit)",
+            "Deadlines of open requests, changes and exits, as Unix time (by namespace, name, kind, applicant unit).",
             None,
             MetricType::Gauge,
         )?;

@@ -89,6 +89,8 @@ fn open_objects_export_their_notice_conditions_and_deadlines() {
                 condition("ExpiringSoon", "True"),
                 condition("Ready", "True"),
                 condition("ReviewOverdue", "False"),
+                // A repeated type (status is writable by approvers) is one series.
+                condition("ExpiringSoon", "True"),
             ],
         ),
         request(
@@ -179,6 +181,10 @@ fn each_scrape_reads_the_stores_so_series_go_when_their_object_closes() {
         "{text}"
     );
     assert!(!text.contains("never shown"));
+    assert!(
+        text.contains("# HELP govcloud_object_condition 1 while an open request, change or exit has this notice condition True (by namespace, name, kind, applicant unit).\n"),
+        "{text}"
+    );
     let closed = request(
         "portal",
         RequestPhase::Reclaimed,

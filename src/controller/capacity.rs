@@ -28,7 +28,8 @@ use crate::policy::quantity::Amounts;
 /// (its watch lags its own writes): grants just decided, and requests just released.
 #[derive(Debug, Default)]
 pub struct CapacityLedger {
-    /// Request UID → the grant last decided (reserved, or changed by a ResourceChange).
+    /// Request UID → the grant last decided (reserved, or changed by a ResourceChange),
+    /// until the store reports it.
     pub reserved: HashMap<String, Amounts>,
     /// UIDs of requests that released their capacity (reclaimed or deleted); final.
     pub released: HashSet<String>,
@@ -38,7 +39,10 @@ impl CapacityLedger {
     /// Forgets the grant decided for request `uid` once `status` (as its store shows it)
     /// reports that grant: the entry is for while the store lags, and says nothing more
     /// now. Issue 11: otherwise every grant decided in a run stays in the ledger until its
-    /// request is deleted (~200 bytes each, 10,000 in the bench's first run).
+    /// request is deleted (~200 bytes each, 10,000 in the bench's first run). Like a
+    /// restarted operator, which has no ledger at all, this counts on the store not going
+    /// back behind a status it has shown (one API server's watch cache never does; a
+    /// relist served by a lagging second API server could, for a moment).
     pub fn forget_reported(&mut self, uid: &str, status: Option<&CloudResourceRequestStatus>) {
         let reported = status
             .and_then(|s| s.grant.as_ref())
