@@ -22,10 +22,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::api::{
-    ChangePhase, CloudResourceRequest, Condition, ExitPhase, ExitRequest, RequestPhase,
-    ResourceChange,
-};
+use crate::api::{CloudResourceRequest, Condition, ExitRequest, ResourceChange};
 /// Conditions that are notices: the chart's alert rules name them.
 pub const NOTICE_CONDITIONS: [&str; 12] = [
     "ExpiringSoon",
@@ -73,9 +70,9 @@ pub struct Open<'a> {
 }
 
 impl<'a> Open<'a> {
-    /// Its notice conditions that are True (each one of [`NOTICE_CONDITIONS`]).
-    /// Each type once, in [`NOTICE_CONDITIONS`]' order, even where the list repeats a type
-    /// (status is writable by approvers, and one scrape must not carry a series twice).
+    /// Its notice conditions that are True, each type once and in [`NOTICE_CONDITIONS`]'
+    /// order, even where the list repeats a type (status is writable by approvers, and one
+    /// scrape must not carry a series twice).
     pub fn notices(&self) -> impl Iterator<Item = &'static str> + '_ {
         NOTICE_CONDITIONS.iter().copied().filter(|t| {
             self.conditions
@@ -179,15 +176,10 @@ impl<'a> OpenObjects<'a> {
     /// unit of the request it names.
     pub fn iter(&self) -> impl Iterator<Item = Open<'a>> + '_ {
         let requests = self.requests.iter().filter_map(|r| {
-            let st = r.status.as_ref()?;
-            if matches!(
-                st.phase,
-                None | Some(
-                    RequestPhase::Reclaimed | RequestPhase::Rejected | RequestPhase::Unrecognized
-                )
-            ) {
-                return None;
-            }
+            let st = r
+                .status
+                .as_ref()
+                .filter(|s| s.phase.is_some_and(|p| !p.is_final()))?;
             Some(Open {
                 namespace: ns(&r.metadata),
                 name: name(&r.metadata),
@@ -205,15 +197,10 @@ impl<'a> OpenObjects<'a> {
             })
         });
         let changes = self.changes.iter().filter_map(|c| {
-            let st = c.status.as_ref()?;
-            if matches!(
-                st.phase,
-                None | Some(
-                    ChangePhase::Applied | ChangePhase::Rejected | ChangePhase::Unrecognized
-                )
-            ) {
-                return None;
-            }
+            let st = c
+                .status
+                .as_ref()
+                .filter(|s| s.phase.is_some_and(|p| !p.is_final()))?;
             Some(Open {
                 namespace: ns(&c.metadata),
                 name: name(&c.metadata),
@@ -228,13 +215,10 @@ impl<'a> OpenObjects<'a> {
             })
         });
         let exits = self.exits.iter().filter_map(|e| {
-            let st = e.status.as_ref()?;
-            if matches!(
-                st.phase,
-                None | Some(ExitPhase::Completed | ExitPhase::Rejected | ExitPhase::Unrecognized)
-            ) {
-                return None;
-            }
+            let st = e
+                .status
+                .as_ref()
+                .filter(|s| s.phase.is_some_and(|p| !p.is_final()))?;
             let d = st.deadlines.as_ref();
             Some(Open {
                 namespace: ns(&e.metadata),

@@ -11,8 +11,8 @@ use prometheus_client::registry::Registry;
 
 use super::*;
 use crate::api::{
-    CloudResourceRequestStatus, ExitRequestSpec, ExitRequestStatus, NextDeadline, RequestClass,
-    RequestDeadlines,
+    CloudResourceRequestStatus, ExitPhase, ExitRequestSpec, ExitRequestStatus, NextDeadline,
+    RequestClass, RequestDeadlines, RequestPhase,
 };
 
 fn condition(type_: &str, status: &str) -> Condition {

@@ -44,10 +44,15 @@ impl CapacityLedger {
     /// back behind a status it has shown (one API server's watch cache never does; a
     /// relist served by a lagging second API server could, for a moment).
     pub fn forget_reported(&mut self, uid: &str, status: Option<&CloudResourceRequestStatus>) {
+        // Called for every request event: parse the status only for a request with an
+        // entry (almost none once the stores have caught up).
+        let Some(decided) = self.reserved.get(uid) else {
+            return;
+        };
         let reported = status
             .and_then(|s| s.grant.as_ref())
             .map(|g| Amounts::parse("status.grant", g).unwrap_or_default());
-        if reported.is_some() && reported.as_ref() == self.reserved.get(uid) {
+        if reported.as_ref() == Some(decided) {
             self.reserved.remove(uid);
         }
     }

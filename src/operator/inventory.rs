@@ -8,6 +8,17 @@ use tokio::sync::watch;
 
 use crate::controller::Context;
 
+/// The types of the conditions in `cs` that are True, borrowed from the stores' objects,
+/// not copied: the inventory runs every 15 s over every object (issue 11: at 10,000
+/// requests a copy was 10,000 short-lived vectors of strings each time).
+fn true_conditions(cs: Option<&[crate::api::Condition]>) -> Vec<&str> {
+    cs.unwrap_or_default()
+        .iter()
+        .filter(|c| c.status == "True")
+        .map(|c| c.type_.as_str())
+        .collect()
+}
+
 pub(super) async fn count_inventory(
     ctx: Arc<Context>,
     wake_policies: crate::controller::Wake<crate::api::GovCloudPolicy>,
@@ -21,16 +32,6 @@ pub(super) async fn count_inventory(
         let requests = ctx.stores.requests.state();
         let changes = ctx.stores.changes.state();
         let exits = ctx.stores.exits.state();
-        // Borrowed from the stores' objects, not copied: this runs every 15 s over every
-        // object (issue 11: at 10,000 requests a copy was 10,000 short-lived vectors of
-        // strings each time).
-        fn true_conditions(cs: Option<&[crate::api::Condition]>) -> Vec<&str> {
-            cs.unwrap_or_default()
-                .iter()
-                .filter(|c| c.status == "True")
-                .map(|c| c.type_.as_str())
-                .collect()
-        }
         let rows = requests
             .iter()
             .map(|r| {

@@ -267,6 +267,15 @@ impl RequestPhase {
             RequestPhase::Unrecognized => "Unrecognized",
         }
     }
+
+    /// Whether nothing more happens to this request: reclaimed, rejected, or a phase of a
+    /// newer release that this one leaves alone (as `ChangePhase::is_final`).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RequestPhase::Reclaimed | RequestPhase::Rejected | RequestPhase::Unrecognized
+        )
+    }
 }
 
 /// What the operator has observed and decided. `status.approval` belongs to approvers.
