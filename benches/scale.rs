@@ -68,15 +68,25 @@ async fn main() -> Result<()> {
 
     // Baselines: the same child objects, applied directly, first by one kubectl process,
     // then split over PARALLEL processes (what a careful script would do).
+    // Their CPU seconds are read like the operator's run below: with the cores
+    // saturated, the ratio of the API server's seconds per request is the floor of the
+    // throughput ratio, whatever the operator does with its own time.
+    let control_plane = cpu::Processes::of(cp.dir(), &[]);
+    let before = control_plane.sample();
     let baseline = apply_baseline(cp, n, "baseline", 1).await?;
+    let cpu_sequential = cpu::spent(&before, &control_plane.sample());
     eprintln!(
-        "[bench] sequential baseline: {:.1}s",
-        baseline.as_secs_f64()
+        "[bench] sequential baseline: {:.1}s; CPU seconds: {}",
+        baseline.as_secs_f64(),
+        cpu::line(&cpu_sequential)
     );
+    let before = control_plane.sample();
     let parallel_baseline = apply_baseline(cp, n, "parallel", PARALLEL).await?;
+    let cpu_parallel = cpu::spent(&before, &control_plane.sample());
     eprintln!(
-        "[bench] {PARALLEL}-way parallel baseline: {:.1}s",
-        parallel_baseline.as_secs_f64()
+        "[bench] {PARALLEL}-way parallel baseline: {:.1}s; CPU seconds: {}",
+        parallel_baseline.as_secs_f64(),
+        cpu::line(&cpu_parallel)
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
 
@@ -180,11 +190,7 @@ async fn main() -> Result<()> {
     eprintln!(
         "[bench] CPU seconds until all Active ({:.1} s of wall time, 2 cores): {}",
         to_active.as_secs_f64(),
-        cpu_to_active
-            .iter()
-            .map(|(name, secs)| format!("{name} {secs:.1}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cpu::line(&cpu_to_active)
     );
 
     // Settling: after the last request turns Active the operator still records each
@@ -320,6 +326,9 @@ async fn main() -> Result<()> {
     // Part of the creates above: one per recorded step (SN 31).
     let records_per_request = converged_records as f64 / n as f64;
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    // The API server's CPU per request in each of the three runs.
+    let apiserver_ms =
+        |spent: &[(String, f64)]| cpu::of(spent, "kube-apiserver") * 1000.0 / n as f64;
     let mut rows = vec![
         ("requests", n.to_string(), String::new()),
         (
@@ -356,6 +365,16 @@ async fn main() -> Result<()> {
             "ratio operator / parallel baseline",
             format!("{parallel_ratio:.2}"),
             format!("≤ 1.50: {}", met(parallel_ratio <= 1.5)),
+        ),
+        (
+            "API server CPU per request: sequential / parallel / operator",
+            format!(
+                "{:.1} / {:.1} / {:.1} ms",
+                apiserver_ms(&cpu_sequential),
+                apiserver_ms(&cpu_parallel),
+                apiserver_ms(&cpu_to_active)
+            ),
+            String::new(),
         ),
         (
             "single request approval→Active p50",
@@ -452,10 +471,14 @@ async fn main() -> Result<()> {
         "api_requests": converged.iter().map(|((v, r), c)| serde_json::json!({"verb": v, "resource": r, "count": c})).collect::<Vec<_>>(),
         "quiet_seconds": a.quiet,
         "quiet_writes": quiet_writes,
-        "cpu_seconds_to_active": cpu_to_active
-            .iter()
-            .map(|(name, secs)| (name.clone(), serde_json::json!(secs)))
-            .collect::<serde_json::Map<String, serde_json::Value>>(),
+        "cpu_seconds_to_active": cpu::json(&cpu_to_active),
+        "cpu_seconds_sequential_baseline": cpu::json(&cpu_sequential),
+        "cpu_seconds_parallel_baseline": cpu::json(&cpu_parallel),
+        "apiserver_cpu_ms_per_request": {
+            "sequential_baseline": apiserver_ms(&cpu_sequential),
+            "parallel_baseline": apiserver_ms(&cpu_parallel),
+            "operator_to_active": apiserver_ms(&cpu_to_active),
+        },
         "restart_pass_seconds": restart_pass.as_secs_f64(),
         "restart_stores_loaded_seconds": restart_loaded,
         "restart_writes": restart_writes,

@@ -36,6 +36,36 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / ticks_per_second()
 }
 
+/// CPU seconds the whole machine has been busy so far (every core, every process: the
+/// `cpu` line of `/proc/stat` less idle and iowait). Beside the named processes it shows
+/// whether the cores were saturated, and what the unnamed ones (kubectl in a baseline,
+/// the bench itself) used.
+fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / ticks_per_second()
+}
+
+/// The name under which [`Processes::sample`] reports the whole machine's busy time.
+pub const MACHINE: &str = "machine (all processes)";
+
 /// The processes watched, by name.
 pub struct Processes(Vec<(String, u32)>);
 
@@ -59,16 +89,19 @@ impl Processes {
         Processes(out)
     }
 
-    /// CPU seconds used so far, by process.
+    /// CPU seconds used so far, by process, and by the whole machine ([`MACHINE`], last).
     pub fn sample(&self) -> Vec<(String, f64)> {
-        self.0
+        let mut out: Vec<(String, f64)> = self
+            .0
             .iter()
             .map(|(name, pid)| (name.clone(), cpu_seconds(*pid)))
-            .collect()
+            .collect();
+        out.push((MACHINE.to_string(), machine_busy_seconds()));
+        out
     }
 }
 
-/// CPU seconds used between two samples, by process, as `name X.Xs` words.
+/// CPU seconds used between two samples, by process.
 pub fn spent(before: &[(String, f64)], after: &[(String, f64)]) -> Vec<(String, f64)> {
     after
         .iter()
@@ -80,4 +113,30 @@ pub fn spent(before: &[(String, f64)], after: &[(String, f64)]) -> Vec<(String, 
             (name.clone(), (a - b).max(0.0))
         })
         .collect()
+}
+
+/// `spent` as one line: `name X.X, ...`.
+pub fn line(spent: &[(String, f64)]) -> String {
+    spent
+        .iter()
+        .map(|(name, secs)| format!("{name} {secs:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The CPU seconds `name` used in `spent` (0 when not watched).
+pub fn of(spent: &[(String, f64)], name: &str) -> f64 {
+    spent
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0.0, |(_, s)| *s)
+}
+
+/// `spent` as a JSON object.
+pub fn json(spent: &[(String, f64)]) -> serde_json::Value {
+    spent
+        .iter()
+        .map(|(name, secs)| (name.clone(), serde_json::json!(secs)))
+        .collect::<serde_json::Map<String, serde_json::Value>>()
+        .into()
 }
