@@ -256,6 +256,41 @@ async fn who_asked_and_who_decided_are_the_authenticated_users() -> Result<()> {
 }
 
 #[tokio::test]
+async fn a_request_is_protected_from_its_first_version_and_released_if_deleted_before_a_grant()
+-> Result<()> {
+    let s = setup().await?;
+    let _shared = EXCLUSIVE.read().await;
+    let (admin, ns) = namespace_with_policy(s, "protected").await?;
+    let api: Api<CloudResourceRequest> = Api::namespaced(s.cp.vendor().await?, &ns);
+    let mut r = CloudResourceRequest::new(
+        "withdrawn",
+        request_spec(&ns, RequestClass::Production, "1"),
+    );
+    // Filed as a GitOps tool does, by server-side apply. The answer, before the operator
+    // has seen the request: the webhook added the finalizer (the operator's separate
+    // update is not needed).
+    let gitops = PatchParams::apply("gitops");
+    let filed = api.patch("withdrawn", &gitops, &Patch::Apply(&r)).await?;
+    assert_eq!(filed.finalizers(), [TENANT_PROTECTION_FINALIZER]);
+    // The finalizer is not the applier's field: syncing the manifest again (it never
+    // names the finalizer) neither removes it nor is refused for removing it.
+    r.labels_mut().insert("synced".into(), "again".into());
+    let synced = api.patch("withdrawn", &gitops, &Patch::Apply(&r)).await?;
+    assert_eq!(synced.finalizers(), [TENANT_PROTECTION_FINALIZER]);
+    wait_phase(&admin, &ns, "withdrawn", RequestPhase::Submitted, T)
+        .await
+        .map_err(|e| anyhow!("{e}\n{}", log(s)))?;
+    // Withdrawn before any decision: nothing is granted, so the operator lets it go.
+    api.delete("withdrawn", &Default::default()).await?;
+    wait_until(T, "the withdrawn request gone", || async {
+        Ok(api.get_opt("withdrawn").await?.is_none())
+    })
+    .await
+    .map_err(|e| anyhow!("{e}\n{}", log(s)))?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn self_approval_and_forged_status_are_refused() -> Result<()> {
     let s = setup().await?;
     let _shared = EXCLUSIVE.read().await;

@@ -283,20 +283,38 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
     }
 
     // The record of the steps (SN 31), then status (only when it changed), then Events.
-    if !recorded_steps {
-        record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices).await?;
+    let namespace_going = !recorded_steps
+        && match record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices)
+            .await
+        {
+            Ok(()) => false,
+            // Nothing can be created in a namespace being deleted, and the records there
+            // go with it. A request that holds nothing any more is let go without its last
+            // step's record (and the status that would report it), rather than holding its
+            // namespace in Terminating for ever; one holding a tenant keeps its finalizer.
+            Err(e) if outcome.release_finalizer && e.routine() => {
+                tracing::info!(
+                    request = name,
+                    namespace,
+                    "its namespace is being deleted: released without recording the last step"
+                );
+                true
+            }
+            Err(e) => return Err(e),
+        };
+    if !namespace_going {
+        write_status(
+            &api,
+            name,
+            Some(&without_approval(&current)),
+            &without_approval(&outcome.status),
+        )
+        .await?;
+        if !outcome.notices.is_empty() {
+            tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
+        }
+        publish(ctx, req, &outcome.notices).await;
     }
-    write_status(
-        &api,
-        name,
-        Some(&without_approval(&current)),
-        &without_approval(&outcome.status),
-    )
-    .await?;
-    if !outcome.notices.is_empty() {
-        tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
-    }
-    publish(ctx, req, &outcome.notices).await;
     // The changes and exits waiting on this request are woken by its watch event, once the
     // store holds the status just written (see `dependents`).
 

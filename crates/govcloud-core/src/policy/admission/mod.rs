@@ -179,6 +179,21 @@ pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Result<Option<&'a 
     }
 }
 
+/// The object's finalizers, `Err` when `metadata.finalizers` is not a list of strings.
+pub(crate) fn finalizers(object: &Value) -> Result<Vec<&str>, Refusal> {
+    match object.pointer("/metadata/finalizers") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|f| {
+                f.as_str()
+                    .ok_or_else(|| malformed("metadata.finalizers holds a non-string"))
+            })
+            .collect(),
+        Some(_) => Err(malformed("metadata.finalizers is not a list")),
+    }
+}
+
 pub(crate) fn malformed(what: impl std::fmt::Display) -> Refusal {
     Refusal::new(
         "malformed",

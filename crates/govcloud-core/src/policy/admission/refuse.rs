@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Facts, Kind, NamespaceUse, Operation, REQUESTED_BY_ANNOTATION, Refusal,
-    TENANT_PROTECTION_FINALIZER, Write, annotation, malformed,
+    TENANT_PROTECTION_FINALIZER, Write, annotation, finalizers, malformed,
 };
 use crate::api::CloudResourceRequestSpec;
 
@@ -84,20 +84,6 @@ fn requester_unchanged(old: &Value, new: &Value) -> Result<(), Refusal> {
                  may change or remove it (GY 22)"
             ),
         ))
-    }
-}
-
-fn finalizers(object: &Value) -> Result<Vec<&str>, Refusal> {
-    match object.pointer("/metadata/finalizers") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|f| {
-                f.as_str()
-                    .ok_or_else(|| malformed("metadata.finalizers holds a non-string"))
-            })
-            .collect(),
-        Some(_) => Err(malformed("metadata.finalizers is not a list")),
     }
 }
 

@@ -3,7 +3,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Caller, Operation, REQUESTED_BY_ANNOTATION, Refusal, Write, malformed};
+use super::{
+    Caller, Kind, Operation, REQUESTED_BY_ANNOTATION, Refusal, TENANT_PROTECTION_FINALIZER, Write,
+    malformed,
+};
 
 /// The `govcloud.io/requested-by` value for `caller`: compact JSON with its username, uid
 /// and groups.
@@ -16,7 +19,11 @@ pub fn requested_by(caller: &Caller) -> String {
 }
 
 /// The object as it must be stored, when it differs from what was sent:
-/// - on CREATE, `govcloud.io/requested-by` is the caller (whatever was sent);
+/// - on CREATE, `govcloud.io/requested-by` is the caller (whatever was sent), and a
+///   request carries the tenant-protection finalizer from its first version: the
+///   operator then needs no write of its own to add it before the tenant exists (one
+///   update and two reviews of every request fewer; issue 11), and still adds it itself
+///   to a request created while the webhook was not installed;
 /// - on a status write that changes `status.approval` (by anyone but the operator),
 ///   `reviewer` is the caller's username, `decidedAt` is `now` and `generation` is the
 ///   object's generation when absent (GY 22: the record of who approved is the real
@@ -28,25 +35,29 @@ pub fn mutate(w: &Write<'_>, now: DateTime<Utc>) -> Result<Option<Value>, Refusa
     match &w.operation {
         Operation::Create if !w.on_status() => {
             let stamp = requested_by(w.caller);
-            if super::annotation(new, REQUESTED_BY_ANNOTATION)? == Some(stamp.as_str()) {
+            let stamped = super::annotation(new, REQUESTED_BY_ANNOTATION)? == Some(stamp.as_str());
+            let protect = w.kind == Kind::Request
+                && !super::finalizers(new)?.contains(&TENANT_PROTECTION_FINALIZER);
+            if stamped && !protect {
                 return Ok(None);
             }
             let mut out = new.clone();
             let meta = object_at(&mut out, "metadata")?;
-            let annotations = match meta
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()))
-            {
-                v @ Value::Null => {
-                    *v = Value::Object(Map::new());
-                    v
-                }
-                v => v,
-            };
-            let Value::Object(annotations) = annotations else {
-                return Err(malformed("metadata.annotations is not a map"));
-            };
-            annotations.insert(REQUESTED_BY_ANNOTATION.into(), Value::String(stamp));
+            if !stamped {
+                let Value::Object(annotations) =
+                    slot(meta, "annotations", Value::Object(Map::new()))
+                else {
+                    return Err(malformed("metadata.annotations is not a map"));
+                };
+                annotations.insert(REQUESTED_BY_ANNOTATION.into(), Value::String(stamp));
+            }
+            if protect {
+                let Value::Array(finalizers) = slot(meta, "finalizers", Value::Array(Vec::new()))
+                else {
+                    return Err(malformed("metadata.finalizers is not a list"));
+                };
+                finalizers.push(Value::String(TENANT_PROTECTION_FINALIZER.into()));
+            }
             Ok(Some(out))
         }
         Operation::Update if w.on_status() && !w.by_operator() => stamp_approval(w, new, now),
@@ -107,6 +118,15 @@ pub(crate) fn without_override(a: &Map<String, Value>) -> Map<String, Value> {
     a.remove("reclaimOverride");
     a.remove("paperworkComplete");
     a
+}
+
+/// `m[key]`, set to `empty` when absent or null.
+fn slot<'a>(m: &'a mut Map<String, Value>, key: &str, empty: Value) -> &'a mut Value {
+    let v = m.entry(key).or_insert(Value::Null);
+    if v.is_null() {
+        *v = empty;
+    }
+    v
 }
 
 fn object_at<'a>(v: &'a mut Value, key: &str) -> Result<&'a mut Map<String, Value>, Refusal> {
