@@ -1,7 +1,8 @@
 //! A granted request outlives a mistake in its GovCloudPolicy (issue 14): deleted or made
 //! invalid, the policy no longer stops expiry, suspension and reclamation of grants made
-//! under it — they go on by the rules recorded in `status.grantedRules` — and putting the
-//! policy right rewrites only the requests whose outcome changed.
+//! under it — they go on by the rules recorded in `status.grantedRulesJson` (or, for grants
+//! of earlier releases, the object `status.grantedRules`) — and putting the policy right
+//! rewrites only the requests whose outcome changed.
 
 mod support;
 
@@ -12,10 +13,10 @@ use govcloud_operator::api::{
     ExitRequestSpec, GovCloudPolicy, RequestClass, RequestPhase,
 };
 use k8s_openapi::api::core::v1::{Event, Namespace};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use support::govcloud::*;
-use support::{create_namespace, unique_ns, wait_until};
+use support::{create_namespace, crr_resource, unique_ns, wait_until};
 
 const T: Duration = Duration::from_secs(90);
 
@@ -80,6 +81,7 @@ async fn a_test_grant_is_suspended_and_reclaimed_after_its_policy_is_deleted() -
     let st = active.status.clone().unwrap_or_default();
     let recorded = st
         .granted_rules
+        .0
         .clone()
         .expect("the rules are recorded with the grant");
     assert_eq!(recorded.policy, ns);
@@ -149,6 +151,81 @@ async fn a_test_grant_is_suspended_and_reclaimed_after_its_policy_is_deleted() -
             .is_none())
     })
     .await?;
+    Ok(())
+}
+
+/// The request's status as stored (not through the typed decode, which reads both forms
+/// of the recorded rules alike).
+async fn stored_status(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &crr_resource());
+    Ok(raw.get(name).await?.data["status"].clone())
+}
+
+#[tokio::test]
+async fn rules_recorded_as_an_object_by_an_earlier_release_still_hold_and_become_text()
+-> anyhow::Result<()> {
+    let cp = installed(&[]).await?;
+    let admin = cp.admin().await?;
+    let ns = unique_ns("rules-object");
+    create_namespace(&admin, &ns).await?;
+    fast_policy(&admin, &ns, |_| {}).await?;
+    file(
+        &admin,
+        &ns,
+        "older",
+        request_spec(&ns, RequestClass::Production, "1"),
+    )
+    .await?;
+    decide(cp, &ns, "older", "Approved", "").await?;
+    wait_phase(&admin, &ns, "older", RequestPhase::Active, T).await?;
+    let written = stored_status(&admin, &ns, "older").await?;
+    assert!(written.get("grantedRules").is_none(), "{written}");
+    let rules: serde_json::Value = serde_json::from_str(
+        written["grantedRulesJson"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no grantedRulesJson: {written}"))?,
+    )?;
+    assert_eq!(rules["policy"], ns.as_str());
+
+    // The status an earlier release wrote: the same rules as an object and no text, under
+    // the operator's field manager.
+    let mut earlier = written.clone();
+    let fields = earlier
+        .as_object_mut()
+        .ok_or_else(|| anyhow::anyhow!("status is not an object"))?;
+    fields.remove("approval");
+    fields.remove("grantedRulesJson");
+    fields.insert("grantedRules".into(), rules.clone());
+    let body = serde_json::json!({"apiVersion": "govcloud.io/v1alpha1", "kind": "CloudResourceRequest", "status": earlier});
+    Api::<CloudResourceRequest>::namespaced(admin.clone(), &ns)
+        .patch_status(
+            "older",
+            &PatchParams::apply("govcloud.io/operator").force(),
+            &Patch::Apply(body),
+        )
+        .await?;
+    let stored = stored_status(&admin, &ns, "older").await?;
+    assert_eq!(stored["grantedRules"], rules);
+    assert!(stored.get("grantedRulesJson").is_none(), "{stored}");
+
+    // The policy goes: the grant goes on by the object's rules (not Invalid), and the
+    // operator's write of that condition stores them as text and drops the object.
+    Api::<GovCloudPolicy>::all(admin.clone())
+        .delete(&ns, &DeleteParams::default())
+        .await?;
+    let flagged = wait_condition(&admin, &ns, "older", "PolicyUnavailable", "True", T).await?;
+    assert_eq!(
+        flagged.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Active)
+    );
+    let rewritten = stored_status(&admin, &ns, "older").await?;
+    assert!(rewritten.get("grantedRules").is_none(), "{rewritten}");
+    let text = rewritten["grantedRulesJson"].as_str().unwrap_or_default();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text)?, rules);
     Ok(())
 }
 

@@ -224,7 +224,7 @@ impl Context {
         status: Option<&CloudResourceRequestStatus>,
     ) -> (Calendar, Option<String>) {
         let name = status
-            .and_then(|s| s.granted_rules.as_ref())
+            .and_then(|s| s.granted_rules.get())
             .and_then(|g| g.rules.calendar.as_deref());
         match name.map(|n| self.calendar(n)) {
             Some(Ok(cal)) => (cal, None),
@@ -263,7 +263,7 @@ impl Context {
             PolicyLookup::Ready(rules, cal) => Some((rules, cal)),
             PolicyLookup::Missing(_) | PolicyLookup::Invalid(_) => {
                 let status = request.status.as_ref().filter(|s| s.grant.is_some())?;
-                let rules = granted_rules::restore(status.granted_rules.as_ref()?).ok()?;
+                let rules = granted_rules::restore(status.granted_rules.get()?).ok()?;
                 Some((Arc::new(rules), self.recorded_calendar(Some(status)).0))
             }
         }

@@ -333,18 +333,11 @@ pub struct CloudResourceRequestStatus {
     pub extended_to: Option<String>,
     /// The policy's rules as they were when the grant was recorded: the grant goes on by
     /// them (expiry, suspension, reclamation) while its policy is missing or invalid.
-    // Atomic for server-side apply: written whole, once, by the operator alone. Tracked
-    // field by field it was over half of the operator's managedFields entry (~1.1 KiB of
-    // every request), which the API server decodes and re-encodes on every write and list
-    // (issue 11: the list of 10,000 requests is most of a cold restart).
-    // Decoded shared: every request under the same rules holds one copy in memory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::granted::deserialize_shared"
-    )]
-    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
-    pub granted_rules: Option<super::SharedGrantedRules>,
+    /// `status.grantedRulesJson` (one JSON text; `status.grantedRules` from earlier
+    /// releases): see [`super::RecordedRules`]. Decoded shared: every request under the
+    /// same rules holds one copy in memory.
+    #[serde(flatten)]
+    pub granted_rules: super::RecordedRules,
     /// The tenant namespace the operator provisions and owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_namespace: Option<String>,

@@ -202,7 +202,7 @@ pub fn fallback(
     calendar_gone: Option<&str>,
 ) -> Option<(Rules, Wanted)> {
     status.grant.as_ref()?;
-    let recorded = status.granted_rules.as_ref()?;
+    let recorded = status.granted_rules.get()?;
     let rules = restore(recorded).ok()?;
     let (reason, what) = match policy {
         PolicyState::Ready(_) => return None,

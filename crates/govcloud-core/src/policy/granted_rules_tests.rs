@@ -3,8 +3,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::api::{
-    Approval, CloudResourceRequestSpec, Decision, GovCloudPolicy, RequestPhase, ResourceAmounts,
-    SystemInfo, Zone,
+    Approval, CloudResourceRequestSpec, Decision, GovCloudPolicy, RecordedRules, RequestPhase,
+    ResourceAmounts, SystemInfo, Zone,
 };
 use crate::policy::calendar::Calendar;
 use crate::policy::conditions::{self, types};
@@ -185,8 +185,8 @@ fn recorded_rules_give_the_same_deadlines_as_the_policy() {
     let mut w = World::active(&live);
     w.spec.class = RequestClass::Temporary;
     w.status.granted_class = Some(RequestClass::Temporary);
-    w.status.granted_rules = Some(record(&live, RequestClass::Temporary).into());
-    let restored = restore(w.status.granted_rules.as_ref().unwrap()).unwrap();
+    w.status.granted_rules = RecordedRules(Some(record(&live, RequestClass::Temporary).into()));
+    let restored = restore(w.status.granted_rules.get().unwrap()).unwrap();
     let now = t0() + Duration::days(40);
     let by_policy = w.decide(PolicyState::Ready(&live), None, now);
     let by_record = w.decide(PolicyState::Ready(&restored), None, now);
@@ -203,7 +203,7 @@ fn recorded_rules_give_the_same_deadlines_as_the_policy() {
 fn the_rules_are_recorded_with_the_grant() {
     let rules = fast();
     let w = World::active(&rules);
-    let recorded = w.status.granted_rules.as_ref().expect("recorded");
+    let recorded = w.status.granted_rules.get().expect("recorded");
     assert_eq!(recorded.policy, "fast");
     assert_eq!(recorded.policy_generation, Some(3));
     assert_eq!(recorded.class, Some(RequestClass::Test));
@@ -218,12 +218,12 @@ fn the_rules_are_recorded_with_the_grant() {
 fn an_older_grant_gets_its_record_once() {
     let rules = fast();
     let mut w = World::active(&rules);
-    w.status.granted_rules = None;
+    w.status.granted_rules = RecordedRules::default();
     let now = t0() + Duration::seconds(5);
     let upgraded = w.step(PolicyState::Ready(&rules), now);
     assert_eq!(
         upgraded.status.granted_rules,
-        Some(record(&rules, RequestClass::Test).into())
+        RecordedRules(Some(record(&rules, RequestClass::Test).into()))
     );
     assert!(upgraded.notices.is_empty(), "no Event for the record");
     let again = w.decide(PolicyState::Ready(&rules), None, now + Duration::seconds(1));
@@ -297,12 +297,12 @@ fn a_request_without_a_grant_waits_for_its_policy() {
     let out = w.step(PolicyState::Missing("fast"), t0());
     assert_eq!(out.status.phase, Some(RequestPhase::Invalid));
     assert_eq!(out.action, Action::None, "nothing is provisioned");
-    assert!(out.status.grant.is_none() && out.status.granted_rules.is_none());
+    assert!(out.status.grant.is_none() && out.status.granted_rules.get().is_none());
     assert_eq!(out.wake_at, None);
     // And a granted request with no record (its policy went away before it got one)
     // cannot go on by rules it does not have.
     let mut old = World::active(&rules);
-    old.status.granted_rules = None;
+    old.status.granted_rules = RecordedRules::default();
     let out = old.step(PolicyState::Missing("fast"), t0() + Duration::seconds(5));
     assert_eq!(out.status.phase, Some(RequestPhase::Invalid));
 }

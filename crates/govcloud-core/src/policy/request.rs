@@ -382,11 +382,12 @@ fn decide_lifecycle(
 
     // Record the rules the grant lives by, once (at the grant, or on the first pass of a
     // grant made by an earlier release): they stay in force if the policy goes away.
-    if st.grant.is_some() && st.granted_rules.is_none() && st.phase != Some(RequestPhase::Reclaimed)
+    if st.grant.is_some()
+        && st.granted_rules.get().is_none()
+        && st.phase != Some(RequestPhase::Reclaimed)
     {
-        st.granted_rules = Some(crate::api::share(super::granted_rules::record(
-            rules,
-            st.granted_class.unwrap_or(i.spec.class),
+        st.granted_rules = crate::api::RecordedRules(Some(crate::api::share(
+            super::granted_rules::record(rules, st.granted_class.unwrap_or(i.spec.class)),
         )));
     }
     // The spec no longer matches the grant: only a ResourceChange changes a grant.

@@ -21,7 +21,7 @@ pub fn policy_of<'a>(
     let recorded = status.filter(|s| s.grant.is_some()).and_then(|s| {
         s.granted_policy
             .as_deref()
-            .or_else(|| s.granted_rules.as_ref().map(|g| g.policy.as_str()))
+            .or_else(|| s.granted_rules.get().map(|g| g.policy.as_str()))
     });
     recorded.unwrap_or_else(|| spec.policy.as_deref().unwrap_or(default))
 }
