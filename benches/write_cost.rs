@@ -16,7 +16,11 @@
 //!   it at create);
 //! - a GovCloudRecord created (through the records webhook), copied from one the operator
 //!   wrote;
-//! - an Event (`events.k8s.io/v1`) created, copied from one the operator published.
+//! - an Event (`events.k8s.io/v1`) created, copied from one the operator published;
+//! - the rules recorded with a grant as one JSON text (as written now) against the object
+//!   earlier releases wrote (an Active request's status applied to fresh requests), and,
+//!   last, a status write with the webhook configurations removed (what the two admission
+//!   reviews of a request's write cost).
 //!
 //! `cargo bench --bench write_cost [-- --requests N]`; default 500. The figures are CPU
 //! time, so they compare across runs better than wall times on a machine of varying speed,
@@ -152,24 +156,30 @@ fn status_applies(
         .collect()
 }
 
-/// What `status.grantedRules` (the rules recorded with a grant) costs each write of a
-/// request: an Active request's status applied to requests that never had one, with and
-/// without that field, then changed once more (as the first allocation figures are).
+/// What the form of the rules recorded with a grant costs each write of a request: an
+/// Active request's status applied to requests that never had one, with the rules as one
+/// JSON text (`status.grantedRulesJson`, as written now) and as an object
+/// (`status.grantedRules`, as earlier releases wrote them), then changed once more (as the
+/// first allocation figures are).
 async fn granted_rules_phases(
     admin: &Client,
     processes: &cpu::Processes,
     active: &CloudResourceRequest,
     n: usize,
-) -> Result<Vec<Phase>> {
-    let full = operator_status(active);
-    let mut slim = full.clone();
-    if let Some(s) = slim.as_object_mut() {
-        s.remove("grantedRules");
+) -> Result<(Vec<Phase>, serde_json::Value)> {
+    let text = operator_status(active);
+    let mut object = text.clone();
+    if let Some(s) = object.as_object_mut() {
+        let rules = s
+            .remove("grantedRulesJson")
+            .and_then(|t| t.as_str().and_then(|t| serde_json::from_str(t).ok()))
+            .context("the Active request has no grantedRulesJson")?;
+        s.insert("grantedRules".into(), rules);
     }
     let ns = "cost-fresh";
     support::create_namespace(admin, ns).await?;
     let filing = (0..n)
-        .flat_map(|i| [format!("full-{i:05}"), format!("slim-{i:05}")])
+        .flat_map(|i| [format!("object-{i:05}"), format!("text-{i:05}")])
         .map(|name| async move {
             file(
                 admin,
@@ -192,14 +202,23 @@ async fn granted_rules_phases(
                 .collect()
         };
     let mut phases = Vec::new();
+    let text_later = touched(text.clone());
     for (name, prefix, status) in [
-        ("first status, as at activation", "full", full.clone()),
-        ("first status, without grantedRules", "slim", slim.clone()),
-        ("a later status write", "full", touched(full)),
         (
-            "a later status write, without grantedRules",
-            "slim",
-            touched(slim),
+            "first status, rules as an object (before)",
+            "object",
+            object.clone(),
+        ),
+        ("first status, rules as text", "text", text),
+        (
+            "a later status write, rules as an object",
+            "object",
+            touched(object),
+        ),
+        (
+            "a later status write, rules as text",
+            "text",
+            text_later.clone(),
         ),
     ] {
         phases.push(
@@ -211,7 +230,45 @@ async fn granted_rules_phases(
             .await?,
         );
     }
-    Ok(phases)
+    Ok((phases, text_later))
+}
+
+/// The later status write once more with the webhook configurations removed: what the two
+/// admission reviews of every write of a request cost the API server.
+async fn without_webhooks(
+    admin: &Client,
+    processes: &cpu::Processes,
+    text_later: serde_json::Value,
+    n: usize,
+) -> Result<Phase> {
+    use k8s_openapi::api::admissionregistration::v1::{
+        MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    };
+    let name = "govcloud-operator";
+    Api::<MutatingWebhookConfiguration>::all(admin.clone())
+        .delete(name, &Default::default())
+        .await?;
+    Api::<ValidatingWebhookConfiguration>::all(admin.clone())
+        .delete(name, &Default::default())
+        .await?;
+    // The API server drops them from its webhook set within moments.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = touched(text_later);
+    let targets = (0..n)
+        .map(|i| {
+            (
+                "cost-fresh".to_string(),
+                format!("text-{i:05}"),
+                status.clone(),
+            )
+        })
+        .collect();
+    measure(
+        "a later status write, rules as text, no webhook",
+        processes,
+        status_applies(admin, targets),
+    )
+    .await
 }
 
 fn requests_arg() -> usize {
@@ -350,8 +407,11 @@ async fn main() -> Result<()> {
     });
     phases.push(measure("request metadata merge-patched", &processes, jobs.collect()).await?);
 
+    let mut text_later = None;
     if let Some(active) = requests.first() {
-        phases.extend(granted_rules_phases(&admin, &processes, active, n).await?);
+        let (more, text) = granted_rules_phases(&admin, &processes, active, n).await?;
+        phases.extend(more);
+        text_later = Some(text);
     }
 
     let mut records = Vec::new();
@@ -396,6 +456,11 @@ async fn main() -> Result<()> {
         }
     });
     phases.push(measure("Event created", &processes, jobs.collect()).await?);
+
+    // Last: the reviews' share, with the webhook gone (the records' phase needed it).
+    if let Some(text) = text_later {
+        phases.push(without_webhooks(&admin, &processes, text, n).await?);
+    }
 
     println!(
         "\n{:<46} {:>7} {:>8} {:>12} {:>9} {:>9} {:>9}",
