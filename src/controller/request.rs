@@ -253,13 +253,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
                 record::request_steps(ctx, req, &current, &mut outcome.status, &outcome.notices)
                     .await?;
                 recorded_steps = true;
-                write_status(
-                    &api,
-                    name,
-                    Some(&without_approval(&current)),
-                    &without_approval(&outcome.status),
-                )
-                .await?;
+                write_request_status(&api, name, &current, &outcome.status).await?;
                 let zeros = running.keys().map(|k| (k.clone(), 0)).collect();
                 tenant::scale(&ctx.client, &spec.namespace, &zeros).await?;
             }
@@ -303,13 +297,7 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
             Err(e) => return Err(e),
         };
     if !namespace_going {
-        write_status(
-            &api,
-            name,
-            Some(&without_approval(&current)),
-            &without_approval(&outcome.status),
-        )
-        .await?;
+        write_request_status(&api, name, &current, &outcome.status).await?;
         if !outcome.notices.is_empty() {
             tracing::info!(request = name, namespace, phase = ?outcome.status.phase, "transition");
         }
@@ -352,6 +340,22 @@ async fn reconcile_request(req: &CloudResourceRequest, ctx: &Context) -> Result<
         wake_at = Some(wake_at.map_or(next_measurement, |w| w.min(next_measurement)));
     }
     Ok(requeue_at(wake_at, now, ctx.config.max_requeue))
+}
+
+/// Writes `status` when it differs from `current`, without `approval` (the approvers').
+async fn write_request_status(
+    api: &Api<CloudResourceRequest>,
+    name: &str,
+    current: &CloudResourceRequestStatus,
+    status: &CloudResourceRequestStatus,
+) -> Result<bool, Error> {
+    write_status(
+        api,
+        name,
+        Some(&without_approval(current)),
+        &without_approval(status),
+    )
+    .await
 }
 
 /// The status as the operator writes it: `approval` belongs to approvers.

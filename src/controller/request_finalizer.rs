@@ -1,6 +1,7 @@
-//! The request's finalizer `govcloud.io/tenant-protection`: added before anything is
-//! created, removed only once the tenant is released, by a patch that cannot clobber
-//! another finalizer.
+//! The request's finalizer `govcloud.io/tenant-protection`: there before anything is
+//! created (the webhook adds it at create; [`ensure_finalizer`] adds it here to a request
+//! created without the webhook), removed only once the tenant is released, by a patch that
+//! cannot clobber another finalizer.
 
 use super::*;
 
