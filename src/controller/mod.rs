@@ -216,7 +216,7 @@ impl Context {
         }
     }
 
-    /// The calendar of the rules recorded with a grant (`status.grantedRules`), for when
+    /// The calendar of the rules recorded with a grant (`status.grantedRulesJson`), for when
     /// its policy is unavailable: the embedded cn-statutory data when there is no record,
     /// or when the calendar it names is gone too — then with why.
     pub fn recorded_calendar(

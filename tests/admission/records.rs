@@ -137,6 +137,13 @@ async fn records_cannot_be_edited_deleted_or_forged_by_a_user_rbac_allows() -> R
 
     // Deleting the namespace still deletes its records with it (the namespace controller's
     // deletions pass while the namespace terminates), rather than leaving it Terminating.
+    // It also holds the Submitted request, with the finalizer it carries from its create:
+    // the operator releases it though nothing can be recorded in a terminating namespace.
+    let requests: Api<CloudResourceRequest> = Api::namespaced(admin.clone(), &ns);
+    assert_eq!(
+        requests.get("portal").await?.finalizers(),
+        [TENANT_PROTECTION_FINALIZER]
+    );
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
     namespaces.delete(&ns, &DeleteParams::default()).await?;
     wait_until(

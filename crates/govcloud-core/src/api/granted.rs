@@ -1,5 +1,5 @@
 //! The rules a granted request lives by, recorded in its status when the grant is
-//! recorded (`status.grantedRules`), so that deleting or breaking its GovCloudPolicy does
+//! recorded (`status.grantedRulesJson`), so that deleting or breaking its GovCloudPolicy does
 //! not stop expiry, suspension and reclamation of what is already granted.
 
 use schemars::JsonSchema;
@@ -28,7 +28,7 @@ pub struct GrantedRules {
     pub rules: GovCloudPolicySpec,
 }
 
-/// `status.grantedRules` as held in memory: one copy shared by every request that
+/// The recorded rules as held in memory: one copy shared by every request that
 /// recorded the same rules. Issue 11: the rules are the largest part of a decoded request
 /// (~1.8 KiB inline, ~35 allocations), and every request granted under one generation of
 /// one policy for one class records exactly the same rules; at 10,000 requests a copy each
@@ -48,9 +48,10 @@ pub const RULES_OBJECT_KEY: &str = "grantedRules";
 /// server validates against a third of the CRD's schema, decodes and re-encodes, and
 /// tracks one by one in `managedFields`, on every write of the request, though only the
 /// operator writes them, once. `benches/write_cost.rs` measured the API server's CPU per
-/// write of a request with and without them: 23.7 against 11.7 ms for the status written
-/// at activation, 17.2 against 10.8 ms for a later one (issue 11: that CPU is the bound of
-/// the throughput targets). As one text they are one field to it.
+/// write of a request with the rules as an object and as text: 22.5 against 13.0 ms for
+/// the status written at activation, 12.6 against 10.2 ms for a later one (README
+/// Benchmarks, session 14; issue 11: that CPU is the bound of the throughput targets). As
+/// one text they are one field to it.
 ///
 /// Requests granted by earlier releases carry the object, `status.grantedRules`: it is
 /// read when the text is absent, and goes at the operator's next status write of that

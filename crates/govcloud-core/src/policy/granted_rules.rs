@@ -1,4 +1,4 @@
-//! The rules a grant was made under, recorded in `status.grantedRules`, and what a granted
+//! The rules a grant was made under, recorded in `status.grantedRulesJson`, and what a granted
 //! request does when its policy is missing or invalid: it goes on by those rules — expiry,
 //! suspension, reclamation, changes and exits at the deadlines they give — and says so in a
 //! `PolicyUnavailable` condition. A request without a grant waits for a valid policy.
@@ -217,7 +217,7 @@ pub fn fallback(
         .map(|g| format!(", generation {g}"))
         .unwrap_or_default();
     let mut message = format!(
-        "{what}: the rules of GovCloudPolicy {:?}{generation} recorded with the grant (status.grantedRules) stay in force; expiry, suspension and reclamation go on at their deadlines",
+        "{what}: the rules of GovCloudPolicy {:?}{generation} recorded with the grant (status.grantedRulesJson) stay in force; expiry, suspension and reclamation go on at their deadlines",
         recorded.policy
     );
     if let Some(gone) = calendar_gone {
