@@ -9,16 +9,7 @@ fn create_is_stamped_with_the_caller_whatever_was_sent() {
     let forged = request(
         json!({"metadata": {"annotations": {REQUESTED_BY_ANNOTATION: "{\"username\":\"approver\"}"}}}),
     );
-    let w = Write {
-        kind: Kind::Request,
-        operation: Operation::Create,
-        subresource: None,
-        old: None,
-        new: Some(&forged),
-        caller: &vendor,
-        operator: OPERATOR,
-    };
-    let out = mutate(&w, Utc::now()).unwrap().unwrap();
+    let out = created(Kind::Request, &forged, &vendor).unwrap().unwrap();
     let stamp: Value = serde_json::from_str(
         out.pointer("/metadata/annotations/govcloud.io~1requested-by")
             .and_then(Value::as_str)
@@ -52,11 +43,9 @@ fn created(kind: Kind, object: &Value, who: &Caller) -> Result<Option<Value>, Re
     mutate(&w, Utc::now())
 }
 
+/// The finalizers, read as the webhook reads them.
 fn finalizers_of(v: &Value) -> Vec<&str> {
-    v.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|f| f.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+    finalizers(v).expect("a list of strings")
 }
 
 #[test]
