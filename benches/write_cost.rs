@@ -273,6 +273,26 @@ async fn without_webhooks(
     .await
 }
 
+/// Every `K` in `namespaces` (those the operator wrote: the records and Events copied).
+async fn listed<K>(admin: &Client, namespaces: &[String]) -> Result<Vec<K>>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let mut all = Vec::new();
+    for ns in namespaces {
+        all.extend(
+            Api::<K>::namespaced(admin.clone(), ns)
+                .list(&ListParams::default())
+                .await?
+                .items,
+        );
+    }
+    Ok(all)
+}
+
 fn requests_arg() -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -416,15 +436,7 @@ async fn main() -> Result<()> {
         text_later = Some(text);
     }
 
-    let mut records = Vec::new();
-    for ns in &namespaces {
-        records.extend(
-            Api::<GovCloudRecord>::namespaced(admin.clone(), ns)
-                .list(&ListParams::default())
-                .await?
-                .items,
-        );
-    }
+    let records: Vec<GovCloudRecord> = listed(&admin, &namespaces).await?;
     let jobs = records.iter().take(n).enumerate().map(|(i, r)| {
         let copy = GovCloudRecord {
             metadata: copied_meta(&r.metadata, format!("write-cost-{i:05}")),
@@ -439,15 +451,7 @@ async fn main() -> Result<()> {
     });
     phases.push(measure("GovCloudRecord created", &processes, jobs.collect()).await?);
 
-    let mut events = Vec::new();
-    for ns in &namespaces {
-        events.extend(
-            Api::<Event>::namespaced(admin.clone(), ns)
-                .list(&ListParams::default())
-                .await?
-                .items,
-        );
-    }
+    let events: Vec<Event> = listed(&admin, &namespaces).await?;
     let jobs = events.iter().take(n).enumerate().map(|(i, e)| {
         let mut copy = e.clone();
         copy.metadata = copied_meta(&e.metadata, format!("write-cost-{i:05}"));
